@@ -1,0 +1,3 @@
+from mnist_rules.cli import main
+
+main()
