@@ -1,0 +1,157 @@
+"""MNIST-format data sets, through torchvision.
+
+torchvision parses the IDX files and downloads them; this module only decides where
+they live, turns every way of not getting them into one clear error, and applies
+--train-subset. Pixels come out in [0, 1] (ToTensor), with no normalisation: that is
+the reference setup.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from dataclasses import dataclass
+from enum import Enum
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from mnist_rules.errors import DataError, UsageError
+
+if TYPE_CHECKING:
+    import torch
+    from torchvision.datasets import MNIST
+
+DATA_DIR_ENV = "MNIST_RULES_DATA"
+
+
+class DatasetName(str, Enum):
+    mnist = "mnist"
+    fashion_mnist = "fashion-mnist"
+    kmnist = "kmnist"
+
+
+# The torchvision class for each name; all three share MNIST's IDX layout and sizes.
+_TORCHVISION_CLASS = {
+    DatasetName.mnist: "MNIST",
+    DatasetName.fashion_mnist: "FashionMNIST",
+    DatasetName.kmnist: "KMNIST",
+}
+
+
+def resolve_data_dir(cli_value: Path | None) -> Path:
+    """--data-dir, else $MNIST_RULES_DATA, else the per-user cache directory."""
+    if cli_value is not None:
+        return cli_value.expanduser()
+    if os.environ.get(DATA_DIR_ENV):
+        return Path(os.environ[DATA_DIR_ENV]).expanduser()
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("mnist-rules"))
+
+
+@dataclass
+class MnistData:
+    """The training and test sets, as torchvision datasets whose items are
+    (1x28x28 float tensor in [0, 1], int label). `train_size` is the number of leading
+    training images in use (--train-subset); the test set is always used whole."""
+
+    name: DatasetName
+    raw_folder: Path
+    train: MNIST
+    test: MNIST
+    train_size: int
+
+    @property
+    def train_images(self) -> torch.Tensor:
+        """The training images in use, as one uint8 tensor (N, 28, 28)."""
+        return self.train.data[: self.train_size]
+
+    @property
+    def train_labels(self) -> torch.Tensor:
+        return self.train.targets[: self.train_size]
+
+
+def expected_files(dataset: DatasetName) -> list[str]:
+    cls = _dataset_class(dataset)
+    return [name.removesuffix(".gz") for name, _md5 in cls.resources]
+
+
+def load(dataset: DatasetName, root: Path, train_subset: int | None = None) -> MnistData:
+    """Load (downloading if needed) `dataset` under `root`/<Class>/raw/."""
+    cls = _dataset_class(dataset)
+    raw_folder = root / cls.__name__ / "raw"
+    train = _open(cls, root, raw_folder, dataset, train=True)
+    test = _open(cls, root, raw_folder, dataset, train=False)
+
+    train_size = len(train) if train_subset is None else train_subset
+    if not 1 <= train_size <= len(train):
+        raise UsageError(
+            f"--train-subset must be between 1 and {len(train)} (the size of the {dataset.value}"
+            f" training set); got {train_subset}."
+        )
+    return MnistData(dataset, raw_folder, train, test, train_size)
+
+
+def _dataset_class(dataset: DatasetName) -> type[MNIST]:
+    from torchvision import datasets
+
+    return getattr(datasets, _TORCHVISION_CLASS[dataset])
+
+
+def _open(cls: type[MNIST], root: Path, raw_folder: Path, dataset: DatasetName, train: bool):
+    from torchvision.transforms import ToTensor
+
+    created = [d for d in (root, root / cls.__name__, raw_folder) if not d.exists()]
+    try:
+        ds = cls(root=str(root), train=train, download=True, transform=ToTensor())
+    except RuntimeError as exc:
+        if not all((raw_folder / f).is_file() for f in expected_files(dataset)):
+            _remove_empty(created)
+            raise _not_found(dataset, raw_folder, exc) from exc
+        raise _unreadable(raw_folder, exc) from exc
+    except (AssertionError, ValueError, TypeError, OSError) as exc:
+        # torchvision's IDX parser asserts on a bad magic number and fails to reshape
+        # a truncated file; neither message says which file or what to do.
+        raise _unreadable(raw_folder, exc) from exc
+
+    split = "training" if train else "test"
+    if ds.data.ndim != 3 or tuple(ds.data.shape[1:]) != (28, 28):
+        raise DataError(
+            f"The {dataset.value} {split} images in {raw_folder} have shape"
+            f" {tuple(ds.data.shape)}, not (N, 28, 28). Replace the files with the original"
+            " IDX files, or delete them to download fresh copies."
+        )
+    if len(ds.data) != len(ds.targets):
+        raise DataError(
+            f"The {dataset.value} {split} set in {raw_folder} has {len(ds.data)} images but"
+            f" {len(ds.targets)} labels. One of the two files is truncated or from another"
+            " set: delete both to download fresh copies."
+        )
+    return ds
+
+
+def _not_found(dataset: DatasetName, raw_folder: Path, exc: Exception) -> DataError:
+    files = ", ".join(expected_files(dataset))
+    reason = str(exc).strip().splitlines()
+    detail = f" The download failed: {reason[-1].strip()}." if reason else ""
+    return DataError(
+        f"{raw_folder.parent.name} is not in {raw_folder} and could not be downloaded.{detail}"
+        f" Put the four IDX files there ({files}; uncompressed), or point --data-dir or"
+        f" ${DATA_DIR_ENV} at a directory that holds {raw_folder.parent.name}/raw/ with them."
+    )
+
+
+def _unreadable(raw_folder: Path, exc: Exception) -> DataError:
+    what = f"{type(exc).__name__}: {exc}".strip().rstrip(":")
+    return DataError(
+        f"The {raw_folder.parent.name} files in {raw_folder} could not be read as IDX ({what})."
+        " They may be truncated or not MNIST files: delete them to download fresh copies, or"
+        " replace them with the original files."
+    )
+
+
+def _remove_empty(created: list[Path]) -> None:
+    """Remove the directories a failed download created, deepest first, if still empty."""
+    for directory in reversed(created):
+        with contextlib.suppress(OSError):  # not empty: something else is in there
+            directory.rmdir()

@@ -1,0 +1,41 @@
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from idx_files import write_dataset
+from mnist_rules.data import DatasetName, load
+
+# Real MNIST for the tests marked `realdata`: ../shared/data beside the repository, as
+# torchvision lays it out (MNIST/raw/ with the four uncompressed IDX files), or the
+# directory in $MNIST_RULES_REAL_DATA. Those tests are skipped, and say so, without it.
+REPO = Path(__file__).resolve().parent.parent
+REAL_DATA = Path(os.environ.get("MNIST_RULES_REAL_DATA", REPO.parent / "shared" / "data"))
+
+
+@pytest.fixture(scope="session")
+def tiny_root(tmp_path_factory) -> Path:
+    """A data directory holding a tiny MNIST: 512 training and 200 test images."""
+    root = tmp_path_factory.mktemp("tiny-mnist")
+    write_dataset(root)
+    return root
+
+
+@pytest.fixture(scope="session")
+def tiny_data(tiny_root):
+    return load(DatasetName.mnist, tiny_root)
+
+
+@pytest.fixture(scope="session")
+def real_data_dir() -> Path:
+    if not (REAL_DATA / "MNIST" / "raw" / "train-images-idx3-ubyte").is_file():
+        pytest.skip(f"real MNIST not found in {REAL_DATA} (set MNIST_RULES_REAL_DATA)")
+    return REAL_DATA
+
+
+@pytest.fixture(autouse=True)
+def _no_data_env(monkeypatch):
+    # A user's $MNIST_RULES_DATA must not leak into the tests' choice of directory.
+    monkeypatch.delenv("MNIST_RULES_DATA", raising=False)

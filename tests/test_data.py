@@ -1,0 +1,99 @@
+from pathlib import Path
+
+import pytest
+import torch
+from torchvision import datasets
+
+from idx_files import FILES, write_dataset, write_idx
+from mnist_rules.data import DatasetName, expected_files, load, resolve_data_dir
+from mnist_rules.errors import DataError, UsageError
+
+FOUR_FILES = sorted(FILES.values())
+
+
+@pytest.fixture
+def offline(monkeypatch):
+    """Make torchvision's download fail at once, as on a machine with no internet: the
+    mirrors point at a closed local port."""
+    for cls in (datasets.MNIST, datasets.FashionMNIST, datasets.KMNIST):
+        monkeypatch.setattr(cls, "mirrors", ["http://127.0.0.1:9/"])
+
+
+def test_loads_tiny_idx_files_with_pixels_in_0_1(tiny_data):
+    assert tiny_data.train_size == 512 and len(tiny_data.test) == 200
+    image, label = tiny_data.train[0]
+    assert image.shape == (1, 28, 28) and image.dtype == torch.float32
+    assert image.min() >= 0.0 and image.max() <= 1.0 and image.max() > 0.5  # /255, no norm
+    assert torch.equal(image[0], tiny_data.train.data[0].float() / 255)
+    assert isinstance(label, int) and 0 <= label <= 9
+
+
+def test_train_subset_takes_leading_images_and_keeps_whole_test_set(tiny_root):
+    data = load(DatasetName.mnist, tiny_root, train_subset=100)
+    assert data.train_size == 100 and data.train_images.shape == (100, 28, 28)
+    assert torch.equal(data.train_images, data.train.data[:100])
+    assert len(data.test) == 200
+
+
+@pytest.mark.parametrize("subset", [0, 513])
+def test_train_subset_out_of_range_is_a_usage_error(tiny_root, subset):
+    with pytest.raises(UsageError, match="between 1 and 512"):
+        load(DatasetName.mnist, tiny_root, train_subset=subset)
+
+
+def test_missing_directory_without_internet_names_it_and_the_four_files(tmp_path, offline):
+    root = tmp_path / "nowhere"
+    with pytest.raises(DataError) as err:
+        load(DatasetName.mnist, root)
+    message = str(err.value)
+    assert str(root / "MNIST" / "raw") in message and "could not be downloaded" in message
+    assert all(name in message for name in FOUR_FILES)
+    assert not root.exists()  # the failed download leaves no empty folders behind
+
+
+def test_one_missing_file_is_reported_the_same_way(tmp_path, offline):
+    raw = write_dataset(tmp_path)
+    (raw / "t10k-labels-idx1-ubyte").unlink()
+    with pytest.raises(DataError, match="t10k-labels-idx1-ubyte"):
+        load(DatasetName.mnist, tmp_path)
+    assert (raw / "train-images-idx3-ubyte").is_file()  # nothing of the user's is removed
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda p: p.write_bytes(p.read_bytes()[:1000]),  # truncated
+        lambda p: p.write_bytes(b"\x00\x00\x09\x03" + p.read_bytes()[4:]),  # bad type in magic
+        lambda p: p.write_text("this is not an IDX file"),
+    ],
+    ids=["truncated", "wrong-magic", "not-idx"],
+)
+def test_unreadable_files_give_a_data_error_naming_the_folder(tmp_path, offline, damage):
+    raw = write_dataset(tmp_path)
+    damage(raw / "train-images-idx3-ubyte")
+    with pytest.raises(DataError, match="could not be read as IDX") as err:
+        load(DatasetName.mnist, tmp_path)
+    assert str(raw) in str(err.value)
+
+
+def test_image_and_label_counts_must_agree(tmp_path, offline):
+    raw = write_dataset(tmp_path)
+    write_idx(raw / "train-labels-idx1-ubyte", torch.zeros(100, dtype=torch.uint8))
+    with pytest.raises(DataError, match="512 images but 100 labels"):
+        load(DatasetName.mnist, tmp_path)
+
+
+def test_other_mnist_format_sets_live_in_their_own_folder(tmp_path):
+    write_dataset(tmp_path, folder="FashionMNIST", train=64, test=32)
+    data = load(DatasetName.fashion_mnist, tmp_path)
+    assert data.train_size == 64 and data.raw_folder == tmp_path / "FashionMNIST" / "raw"
+    assert expected_files(DatasetName.kmnist) == expected_files(DatasetName.mnist)
+
+
+def test_data_dir_precedence_option_then_env_then_user_cache(monkeypatch, tmp_path):
+    monkeypatch.setenv("MNIST_RULES_DATA", str(tmp_path / "env"))
+    assert resolve_data_dir(tmp_path / "cli") == tmp_path / "cli"
+    assert resolve_data_dir(None) == tmp_path / "env"
+    monkeypatch.delenv("MNIST_RULES_DATA")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    assert resolve_data_dir(None) == Path(tmp_path / "cache" / "mnist-rules")
