@@ -1,0 +1,65 @@
+"""The engine interface: what the one training loop needs from an implementation.
+
+The loop (mnist_rules.training) walks an epoch's plan of chunks; an engine supplies
+each chunk's data (`batches`) and does its forward/backward pass, applying the SGD
+update after the last chunk of each update (`step`). Losses accumulate on the
+device; the loop reads them once per epoch (`take_epoch_loss`), which is also the
+epoch's one host synchronisation.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Sequence
+from typing import Any, ClassVar
+
+import torch
+from torch import nn
+
+from mnist_rules.data import MnistData
+from mnist_rules.rules import Chunk
+
+
+class Engine(ABC):
+    name: ClassVar[str]
+
+    def __init__(self, model: nn.Module, data: MnistData, device: torch.device, lr: float):
+        self.model = model.to(device)
+        self.data = data
+        self.device = device
+        self.lr = lr
+        self._loss_sum = torch.zeros((), device=device)
+        self._loss_samples = 0  # a host counter: reading it costs no sync
+
+    @abstractmethod
+    def batches(self, order: torch.Tensor, chunks: Sequence[Chunk]) -> Iterable[Any]:
+        """Yield, for each chunk in turn, the training samples at positions
+        chunk.start:chunk.stop of `order` (indices into the training set)."""
+
+    @abstractmethod
+    def step(self, batch: Any, chunk: Chunk) -> None:
+        """Add chunk.weight x the gradient of the batch's mean cross-entropy to the
+        accumulated gradient; if chunk.last, apply p -= lr * grad and clear it."""
+
+    @abstractmethod
+    def evaluate(self) -> float:
+        """Test accuracy in percent, over the whole test set."""
+
+    def _record_loss(self, mean_loss: torch.Tensor, samples: int) -> None:
+        self._loss_sum += mean_loss.detach() * samples
+        self._loss_samples += samples
+
+    def running_loss(self) -> float:
+        """Mean loss of the epoch so far. Synchronises the device: call it rarely."""
+        return self._loss_sum.item() / max(1, self._loss_samples)
+
+    def take_epoch_loss(self) -> float:
+        """Mean loss over the epoch's samples, and reset for the next epoch."""
+        loss = self.running_loss()
+        self._loss_sum.zero_()
+        self._loss_samples = 0
+        return loss
+
+    def weights(self) -> dict[str, torch.Tensor]:
+        """The model's state_dict, on the CPU."""
+        return {k: v.detach().cpu().clone() for k, v in self.model.state_dict().items()}

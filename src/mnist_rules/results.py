@@ -1,0 +1,70 @@
+"""The results of a training run: the JSON contract other commands and scripts read.
+
+Top level: rule, engine, device, dataset, lr, batch_size (samples per update: N, b or
+1), seed, train_size, torch_version, and `epochs`, one entry per finished epoch:
+{epoch, train_loss, test_acc (percent), train_seconds (evaluation excluded), updates}.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mnist_rules.atomic import write_json
+
+SCHEMA_VERSION = 1
+
+
+@dataclass
+class EpochResult:
+    epoch: int
+    train_loss: float  # mean cross-entropy over the epoch's samples, before each update
+    test_acc: float  # percent, on the whole test set, after the epoch
+    train_seconds: float  # the epoch's updates, device synchronised; evaluation excluded
+    updates: int  # parameter updates in this epoch: 1, ceil(N/b) or N
+    eval_seconds: float
+
+
+@dataclass
+class RunResult:
+    rule: str
+    engine: str
+    device: str  # cpu or cuda
+    device_name: str  # the CPU model or GPU name
+    dataset: str
+    lr: float
+    batch_size: int  # samples per update
+    seed: int
+    train_size: int
+    test_size: int
+    shuffle: bool
+    torch_version: str
+    mnist_rules_version: str
+    threads: int
+    epochs: list[EpochResult] = field(default_factory=list)
+    schema_version: int = SCHEMA_VERSION
+
+    @property
+    def final(self) -> EpochResult:
+        return self.epochs[-1]
+
+    @property
+    def best(self) -> EpochResult:
+        return max(self.epochs, key=lambda e: e.test_acc)
+
+    @property
+    def total_train_seconds(self) -> float:
+        return sum(e.train_seconds for e in self.epochs)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def write(self, path: Path) -> None:
+        write_json(path, self.to_dict())
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RunResult:
+        data = dict(data)
+        epochs = [EpochResult(**e) for e in data.pop("epochs")]
+        return cls(**data, epochs=epochs)

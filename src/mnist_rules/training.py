@@ -1,0 +1,189 @@
+"""The training loop: one loop for all three rules.
+
+A rule only fixes how many samples make one update (N, b or 1). The epoch is planned
+once as a list of chunks (mnist_rules.rules.plan_epoch); the loop hands each chunk's
+data to the engine, which accumulates its weighted gradient and applies the update
+after an update's last chunk. Sync points are explicit: the engine's epoch loss is
+read once per epoch (which also ends the timed region), and a reporter may read the
+running loss at its refreshes, never per step.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import NamedTuple, Protocol
+
+import torch
+from torch import nn
+
+import mnist_rules
+from mnist_rules import data as data_mod
+from mnist_rules.data import DatasetName, MnistData
+from mnist_rules.device import DeviceChoice, describe, resolve_device
+from mnist_rules.engines import EngineName, create_engine
+from mnist_rules.engines.base import Engine
+from mnist_rules.errors import UsageError
+from mnist_rules.model import build_mlp
+from mnist_rules.results import EpochResult, RunResult
+from mnist_rules.rules import DEFAULT_BATCH_SIZE, RULES, Chunk, RuleName, plan_epoch
+
+# The most samples in one forward/backward pass: bounds activation memory (about 6 MB
+# at 1000) whatever the update size, so the full-batch rule never holds N activations.
+DEFAULT_CHUNK_SIZE = 1000
+# How often per epoch a reporter is called (it may read the running loss, a sync).
+REFRESHES_PER_EPOCH = 100
+
+
+@dataclass
+class TrainConfig:
+    rule: RuleName = RuleName.batch
+    epochs: int = 10
+    lr: float | None = None  # None: the rule's reference learning rate
+    # The batch rule's samples per update. None: 100, or the whole set if it is smaller;
+    # an explicit size larger than the training set is refused.
+    batch_size: int | None = None
+    shuffle: bool | None = None  # None: the rule's default (batch reshuffles, others don't)
+    seed: int = 0
+    engine: EngineName = EngineName.torch
+    device: DeviceChoice = DeviceChoice.auto
+    dataset: DatasetName = DatasetName.mnist
+    data_dir: Path | None = None
+    train_subset: int | None = None
+    chunk_size: int = DEFAULT_CHUNK_SIZE
+
+    def __post_init__(self) -> None:
+        # Plain strings are accepted too ("batch", "cpu"), for scripts and tests.
+        self.rule = RuleName(self.rule)
+        self.engine = EngineName(self.engine)
+        self.device = DeviceChoice(self.device)
+        self.dataset = DatasetName(self.dataset)
+        rule = RULES[self.rule]
+        if self.lr is None:
+            self.lr = rule.default_lr
+        if self.shuffle is None:
+            self.shuffle = rule.shuffle_by_default
+        if self.epochs < 1:
+            raise UsageError(f"--epochs must be at least 1; got {self.epochs}.")
+        if not (math.isfinite(self.lr) and self.lr > 0):
+            raise UsageError(f"--lr must be a positive finite number; got {self.lr}.")
+        if self.batch_size is not None and self.batch_size < 1:
+            raise UsageError(f"--batch-size must be at least 1; got {self.batch_size}.")
+        if self.chunk_size < 1:
+            raise UsageError(f"chunk_size must be at least 1; got {self.chunk_size}.")
+
+
+class Reporter(Protocol):
+    """What the loop tells whoever shows progress. `running_loss` synchronises the
+    device; a reporter that shows no loss never calls it."""
+
+    def start_run(self, run: RunResult, updates_per_epoch: int) -> None: ...
+
+    def start_epoch(self, epoch: int, samples: int, updates: int) -> None: ...
+
+    def advance(self, samples: int, updates: int, running_loss: Callable[[], float]) -> None: ...
+
+    def end_epoch(self, result: EpochResult) -> None: ...
+
+
+class SilentReporter:
+    def start_run(self, run, updates_per_epoch):
+        pass
+
+    def start_epoch(self, epoch, samples, updates):
+        pass
+
+    def advance(self, samples, updates, running_loss):
+        pass
+
+    def end_epoch(self, result):
+        pass
+
+
+class Trained(NamedTuple):
+    result: RunResult
+    engine: Engine
+
+    @property
+    def model(self) -> nn.Module:
+        return self.engine.model
+
+
+def train(
+    config: TrainConfig,
+    data: MnistData | None = None,
+    reporter: Reporter | None = None,
+) -> Trained:
+    """Train from `config`; `data` may be passed in to share one load between runs."""
+    reporter = reporter or SilentReporter()
+    device = resolve_device(config.device)
+    if data is None:
+        root = data_mod.resolve_data_dir(config.data_dir)
+        data = data_mod.load(config.dataset, root, config.train_subset)
+    rule = RULES[config.rule]
+    n = data.train_size
+    batch_size = config.batch_size or min(DEFAULT_BATCH_SIZE, n)
+    if config.rule is RuleName.batch and batch_size > n:
+        raise UsageError(
+            f"--batch-size {batch_size} is larger than the training set ({n} images)."
+            " Use a smaller batch, or the epoch rule for one update per epoch."
+        )
+
+    engine = create_engine(config.engine, build_mlp(config.seed), data, device, config.lr)
+    chunks = plan_epoch(n, rule.samples_per_update(n, batch_size), config.chunk_size)
+    order_rng = torch.Generator().manual_seed(config.seed)
+    result = RunResult(
+        rule=config.rule.value,
+        engine=engine.name,
+        device=device.type,
+        device_name=describe(device),
+        dataset=data.name.value,
+        lr=config.lr,
+        batch_size=rule.samples_per_update(n, batch_size),
+        seed=config.seed,
+        train_size=n,
+        test_size=len(data.test),
+        shuffle=config.shuffle,
+        torch_version=torch.__version__,
+        mnist_rules_version=mnist_rules.__version__,
+        threads=torch.get_num_threads(),
+    )
+
+    updates_per_epoch = rule.updates_per_epoch(n, batch_size)
+    reporter.start_run(result, updates_per_epoch)
+    for epoch in range(1, config.epochs + 1):
+        order = torch.randperm(n, generator=order_rng) if config.shuffle else torch.arange(n)
+        reporter.start_epoch(epoch, n, updates_per_epoch)
+        train_loss, train_seconds, updates = train_epoch(engine, order, chunks, reporter)
+        eval_start = time.perf_counter()
+        test_acc = engine.evaluate()
+        epoch_result = EpochResult(
+            epoch=epoch,
+            train_loss=train_loss,
+            test_acc=test_acc,
+            train_seconds=train_seconds,
+            updates=updates,
+            eval_seconds=time.perf_counter() - eval_start,
+        )
+        result.epochs.append(epoch_result)
+        reporter.end_epoch(epoch_result)
+    return Trained(result, engine)
+
+
+def train_epoch(
+    engine: Engine, order: torch.Tensor, chunks: Sequence[Chunk], reporter: Reporter
+) -> tuple[float, float, int]:
+    """One epoch over `order`: returns (mean train loss, seconds, updates applied)."""
+    refresh_every = math.ceil(len(chunks) / REFRESHES_PER_EPOCH)
+    updates = 0
+    start = time.perf_counter()
+    for i, (batch, chunk) in enumerate(zip(engine.batches(order, chunks), chunks, strict=True)):
+        engine.step(batch, chunk)
+        updates += chunk.last
+        if (i + 1) % refresh_every == 0:
+            reporter.advance(chunk.stop, updates, engine.running_loss)
+    train_loss = engine.take_epoch_loss()  # the epoch's one host sync ends the timed region
+    return train_loss, time.perf_counter() - start, updates

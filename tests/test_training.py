@@ -1,0 +1,180 @@
+"""The one loop, checked against hand-written SGD (micrograd-style: the loop's result
+against plain PyTorch arithmetic on the same samples in the same order)."""
+
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch.optim.optimizer import register_optimizer_step_post_hook
+
+from mnist_rules.errors import UsageError
+from mnist_rules.model import build_mlp
+from mnist_rules.rules import RuleName
+from mnist_rules.training import REFRESHES_PER_EPOCH, TrainConfig, train
+
+
+def tensors(data, n=None):
+    """The training set as (N, 784) floats in [0, 1] and labels, as the engines see it."""
+    n = n or data.train_size
+    return data.train.data[:n].reshape(n, -1).float() / 255, data.train.targets[:n]
+
+
+def sgd_reference(data, seed, lr, epochs, batches_of_epoch):
+    """Plain SGD written out: for each update, the mean loss over its samples, autograd,
+    then p -= lr * grad. `batches_of_epoch(epoch)` lists each update's sample indices.
+
+    The update is written add_(grad, alpha=-lr), as torch.optim.SGD rounds it: `p -= lr *
+    p.grad` rounds lr * grad first, and those 1-ulp differences grow to ~5e-6 within 12
+    updates on this tiny set, which would hide the differences these tests look for."""
+    model = build_mlp(seed)
+    x, y = tensors(data)
+    for epoch in range(epochs):
+        for idx in batches_of_epoch(epoch):
+            model.zero_grad()
+            F.cross_entropy(model(x[idx]), y[idx]).backward()
+            with torch.no_grad():
+                for p in model.parameters():
+                    p.add_(p.grad, alpha=-lr)
+    return model.state_dict()
+
+
+def max_weight_diff(a, b):
+    return max((a[k] - b[k]).abs().max().item() for k in a)
+
+
+def run(tiny_data, **kw):
+    return train(TrainConfig(**kw), data=tiny_data)
+
+
+def test_full_batch_accumulated_by_chunks_equals_loss_over_all_samples_at_once(tiny_data):
+    # 512 samples in chunks of 64: eight weighted backward passes make one update.
+    trained = run(tiny_data, rule=RuleName.epoch, epochs=1, chunk_size=64, device="cpu")
+    n = tiny_data.train_size
+    reference = sgd_reference(tiny_data, 0, 0.1, 1, lambda e: [torch.arange(n)])
+    got = trained.engine.weights()
+    assert max_weight_diff(got, reference) < 1e-6
+    assert max_weight_diff(got, build_mlp(0).state_dict()) > 1e-4  # and it did move
+
+
+def test_batch_rule_is_minibatch_sgd_over_a_fresh_permutation_each_epoch(tiny_data):
+    trained = run(tiny_data, rule=RuleName.batch, epochs=2, batch_size=100, seed=3)
+    rng = torch.Generator().manual_seed(3)  # the documented order: randperm(N) per epoch
+    perms = [torch.randperm(512, generator=rng) for _ in range(2)]
+    reference = sgd_reference(tiny_data, 3, 0.1, 2, lambda e: perms[e].split(100))
+    assert max_weight_diff(trained.engine.weights(), reference) < 1e-6
+
+
+def test_batch_larger_than_a_chunk_is_still_one_update(tiny_data):
+    trained = run(tiny_data, rule=RuleName.batch, epochs=1, batch_size=150, chunk_size=64)
+    perm = torch.randperm(512, generator=torch.Generator().manual_seed(0))
+    reference = sgd_reference(tiny_data, 0, 0.1, 1, lambda e: perm.split(150))
+    assert max_weight_diff(trained.engine.weights(), reference) < 1e-6
+    assert trained.result.epochs[0].updates == 4
+
+
+def test_sample_rule_updates_once_per_image_in_dataset_order(tiny_data):
+    trained = run(tiny_data, rule=RuleName.sample, epochs=1, lr=0.01)
+    reference = sgd_reference(tiny_data, 0, 0.01, 1, lambda e: torch.arange(512).split(1))
+    assert max_weight_diff(trained.engine.weights(), reference) < 1e-6
+
+
+@pytest.mark.parametrize(
+    "rule,batch_size,per_epoch",
+    [
+        (RuleName.epoch, 100, 1),
+        (RuleName.batch, 100, math.ceil(512 / 100)),
+        (RuleName.batch, 64, 8),
+        (RuleName.sample, 100, 512),
+    ],
+)
+def test_optimizer_steps_per_epoch_are_1_ceil_n_over_b_or_n(tiny_data, rule, batch_size, per_epoch):
+    steps = []
+    hook = register_optimizer_step_post_hook(lambda *a: steps.append(1))
+    try:
+        trained = run(tiny_data, rule=rule, epochs=2, batch_size=batch_size)
+    finally:
+        hook.remove()
+    assert len(steps) == 2 * per_epoch  # counted at the optimizer, not by the loop
+    assert [e.updates for e in trained.result.epochs] == [per_epoch, per_epoch]
+
+
+def test_same_seed_gives_identical_metrics_and_weights(tiny_data):
+    a = run(tiny_data, rule=RuleName.batch, epochs=2, seed=5)
+    b = run(tiny_data, rule=RuleName.batch, epochs=2, seed=5)
+    metrics = lambda r: [(e.train_loss, e.test_acc, e.updates) for e in r.result.epochs]  # noqa: E731
+    assert metrics(a) == metrics(b)
+    assert max_weight_diff(a.engine.weights(), b.engine.weights()) == 0.0
+    c = run(tiny_data, rule=RuleName.batch, epochs=2, seed=6)
+    assert max_weight_diff(a.engine.weights(), c.engine.weights()) > 1e-3
+
+
+def test_minibatch_sgd_learns_the_tiny_set(tiny_data):
+    result = run(tiny_data, rule=RuleName.batch, epochs=5, batch_size=32).result
+    losses = [e.train_loss for e in result.epochs]
+    assert losses[-1] < 0.5 * losses[0]
+    assert result.final.test_acc >= 90.0
+    assert all(e.train_seconds > 0 and e.eval_seconds > 0 for e in result.epochs)
+
+
+def test_results_record_the_run(tiny_data):
+    result = run(tiny_data, rule=RuleName.sample, epochs=1, seed=9, train_subset=None).result
+    assert (result.rule, result.engine, result.device, result.dataset) == (
+        "sample",
+        "torch",
+        "cpu",
+        "mnist",
+    )
+    assert (result.lr, result.batch_size, result.seed, result.train_size) == (0.01, 1, 9, 512)
+    assert result.torch_version == torch.__version__
+    assert result.shuffle is False
+
+
+class CountingReporter:
+    def __init__(self):
+        self.calls = {"start_run": 0, "start_epoch": 0, "advance": 0, "end_epoch": 0}
+        self.losses_read = 0
+
+    def start_run(self, run, updates_per_epoch):
+        self.calls["start_run"] += 1
+
+    def start_epoch(self, epoch, samples, updates):
+        self.calls["start_epoch"] += 1
+
+    def advance(self, samples, updates, running_loss):
+        self.calls["advance"] += 1
+        assert math.isfinite(running_loss())
+        self.losses_read += 1
+
+    def end_epoch(self, result):
+        self.calls["end_epoch"] += 1
+
+
+def test_progress_is_refreshed_about_100_times_an_epoch_not_per_update(tiny_data):
+    reporter = CountingReporter()
+    train(TrainConfig(rule=RuleName.sample, epochs=2), data=tiny_data, reporter=reporter)
+    assert reporter.calls["start_run"] == 1
+    assert reporter.calls["start_epoch"] == reporter.calls["end_epoch"] == 2
+    # 512 updates an epoch, refreshed every 6: at most 100 loss reads (syncs) per epoch
+    assert 2 * (REFRESHES_PER_EPOCH // 2) <= reporter.calls["advance"] <= 2 * REFRESHES_PER_EPOCH
+    assert reporter.losses_read < 2 * 512
+
+
+@pytest.mark.parametrize(
+    "kw,match",
+    [
+        ({"epochs": 0}, "--epochs"),
+        ({"lr": 0.0}, "--lr"),
+        ({"lr": float("nan")}, "--lr"),
+        ({"lr": float("inf")}, "--lr"),
+        ({"batch_size": 0}, "--batch-size"),
+    ],
+)
+def test_bad_settings_are_usage_errors(kw, match):
+    with pytest.raises(UsageError, match=match):
+        TrainConfig(**kw)
+
+
+def test_batch_larger_than_training_set_is_refused(tiny_data):
+    with pytest.raises(UsageError, match="larger than the training set"):
+        run(tiny_data, rule=RuleName.batch, batch_size=513)
