@@ -1,0 +1,43 @@
+"""The Typer app: global options, and one module per command."""
+
+from __future__ import annotations
+
+import typer
+
+import mnist_rules
+from mnist_rules.cli import errors
+from mnist_rules.cli.train import train
+
+app = typer.Typer(
+    name="mnist-rules",
+    help="Train one MLP on MNIST with the three classic gradient-descent update rules "
+    "(full batch, mini-batch, per sample) and measure what each costs and buys.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # errors are handled in cli.errors; --debug re-raises
+)
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"mnist-rules {mnist_rules.__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _global_options(
+    version: bool = typer.Option(
+        False, "--version", callback=_print_version, is_eager=True, help="Print the version."
+    ),
+    debug: bool = typer.Option(
+        False,
+        "--debug",
+        envvar="MNIST_RULES_DEBUG",
+        help="Show tracebacks instead of short errors.",
+    ),
+) -> None:
+    errors.state.debug = debug
+
+
+app.command(no_args_is_help=False)(train)

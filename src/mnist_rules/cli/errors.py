@@ -1,0 +1,61 @@
+"""One way to fail for every command: a one-paragraph message on stderr and an exit
+code (2 usage, 1 other, 130 interrupted); a traceback only with --debug."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import TypeVar
+
+import typer
+from rich.console import Console
+from rich.text import Text
+
+from mnist_rules.errors import UserError
+
+F = TypeVar("F", bound=Callable)
+
+
+class _State:
+    debug = False  # set by the app's callback on every invocation
+
+
+state = _State()
+
+
+def print_error(message: str) -> None:
+    # soft_wrap: the terminal wraps the paragraph; rich must not insert newlines into it.
+    Console(stderr=True).print(Text.assemble(("error: ", "bold red"), message), soft_wrap=True)
+
+
+def _is_cli_control_flow(exc: BaseException) -> bool:
+    # typer.Exit/Abort, and click-style usage errors (which format their own message):
+    # Typer handles these itself. Duck-typed because Typer may vendor click or not.
+    return isinstance(exc, (typer.Exit, typer.Abort)) or hasattr(exc, "format_message")
+
+
+def friendly_errors(command: F) -> F:
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except UserError as exc:
+            if state.debug:
+                raise
+            print_error(str(exc))
+            raise typer.Exit(exc.exit_code) from None
+        except KeyboardInterrupt:
+            if state.debug:
+                raise
+            print_error("Interrupted; nothing was written for the unfinished run.")
+            raise typer.Exit(130) from None
+        except Exception as exc:
+            if state.debug or _is_cli_control_flow(exc):
+                raise
+            print_error(
+                f"Unexpected {type(exc).__name__}: {exc}. This is a bug in mnist-rules or a"
+                " problem with its environment; rerun with --debug for the traceback."
+            )
+            raise typer.Exit(1) from None
+
+    return wrapper  # type: ignore[return-value]

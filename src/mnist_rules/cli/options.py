@@ -1,0 +1,25 @@
+"""Options shared by the commands that train, so that each is spelt one way."""
+
+from __future__ import annotations
+
+import typer
+
+from mnist_rules.data import DATA_DIR_ENV, DatasetName
+from mnist_rules.device import DeviceChoice
+from mnist_rules.engines import EngineName
+
+Engine = typer.Option(EngineName.torch, "--engine", help="Implementation: torch (plain PyTorch).")
+Device = typer.Option(DeviceChoice.auto, "--device", help="auto takes a CUDA GPU when present.")
+Dataset = typer.Option(DatasetName.mnist, "--dataset", help="Any set in MNIST's IDX format.")
+DataDir = typer.Option(
+    None,
+    "--data-dir",
+    help=f"Where <Dataset>/raw/ lives or is downloaded to. Default: ${DATA_DIR_ENV}, else the"
+    " per-user cache directory.",
+    file_okay=False,
+)
+TrainSubset = typer.Option(
+    None, "--train-subset", min=1, help="Train on the first N training images (quick runs)."
+)
+Seed = typer.Option(0, "--seed", help="Seeds the weights and the shuffling.")
+Quiet = typer.Option(False, "--quiet", "-q", help="Print nothing but errors.")

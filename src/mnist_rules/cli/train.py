@@ -1,0 +1,121 @@
+"""`mnist-rules train`: train with one update rule and report each epoch."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+from mnist_rules.cli import options
+from mnist_rules.cli.errors import friendly_errors
+from mnist_rules.data import DatasetName
+from mnist_rules.device import DeviceChoice
+from mnist_rules.engines import EngineName
+from mnist_rules.errors import UsageError, UserError
+from mnist_rules.rules import DEFAULT_BATCH_SIZE, RuleName
+
+
+@friendly_errors
+def train(
+    rule: RuleName = typer.Option(
+        RuleName.batch,
+        "--rule",
+        help="epoch: one update per epoch (full batch); batch: one per mini-batch;"
+        " sample: one per image.",
+    ),
+    epochs: int = typer.Option(10, "--epochs", min=1, help="Passes over the training set."),
+    lr: float | None = typer.Option(
+        None,
+        "--lr",
+        help="Learning rate. Default: the reference 0.1 (epoch, batch), 0.01 (sample).",
+    ),
+    batch_size: int | None = typer.Option(
+        None,
+        "--batch-size",
+        min=1,
+        help=f"Samples per update for --rule batch (default {DEFAULT_BATCH_SIZE}).",
+    ),
+    shuffle: bool | None = typer.Option(
+        None,
+        "--shuffle/--no-shuffle",
+        help="Reshuffle every epoch. Default: on for batch, off (dataset order) otherwise.",
+        show_default=False,
+    ),
+    engine: EngineName = options.Engine,
+    device: DeviceChoice = options.Device,
+    dataset: DatasetName = options.Dataset,
+    data_dir: Path | None = options.DataDir,
+    train_subset: int | None = options.TrainSubset,
+    seed: int = options.Seed,
+    json_out: Path | None = typer.Option(
+        None, "--json", dir_okay=False, help="Write the results JSON here (atomically)."
+    ),
+    save: Path | None = typer.Option(
+        None, "--save", dir_okay=False, help="Save the final weights (a state_dict) here."
+    ),
+    require_acc: float | None = typer.Option(
+        None,
+        "--require-acc",
+        min=0,
+        max=100,
+        help="Exit with code 1 if the final test accuracy (percent) is below this.",
+    ),
+    quiet: bool = options.Quiet,
+) -> None:
+    """Train the MLP with one update rule; print a line per epoch."""
+    if batch_size is not None and rule is not RuleName.batch:
+        raise UsageError(
+            f"--batch-size applies to --rule batch only; the {rule.value} rule uses"
+            f" {'every training image' if rule is RuleName.epoch else 'one image'} per update."
+        )
+    from mnist_rules.atomic import atomic_path, check_writable
+
+    for path, option in ((json_out, "--json"), (save, "--save")):
+        if path is not None:
+            check_writable(path, option)
+
+    import torch  # imported here, not at the top: --help must not pay for it
+
+    from mnist_rules.cli.progress import RichReporter
+    from mnist_rules.training import TrainConfig
+    from mnist_rules.training import train as run_training
+
+    config = TrainConfig(
+        rule=rule,
+        epochs=epochs,
+        lr=lr,
+        batch_size=batch_size,
+        shuffle=shuffle,
+        seed=seed,
+        engine=engine,
+        device=device,
+        dataset=dataset,
+        data_dir=data_dir,
+        train_subset=train_subset,
+    )
+    console = Console(quiet=quiet, highlight=False, soft_wrap=True)
+    with RichReporter(epochs, console) as reporter:
+        trained = run_training(config, reporter=reporter)
+    result = trained.result
+
+    if json_out is not None:
+        result.write(json_out)
+    if save is not None:
+        with atomic_path(save) as tmp:
+            torch.save(trained.engine.weights(), tmp)
+
+    final, best = result.final, result.best
+    console.print(
+        f"final test accuracy {final.test_acc:.2f}% after {len(result.epochs)} epoch(s),"
+        f" {result.total_train_seconds:.1f} s of training"
+        + (f"; best {best.test_acc:.2f}% at epoch {best.epoch}" if best is not final else "")
+    )
+    for path, what in ((json_out, "results"), (save, "weights")):
+        if path is not None:
+            console.print(f"{what} written to {path}")
+    if require_acc is not None and final.test_acc < require_acc:
+        raise UserError(
+            f"The final test accuracy {final.test_acc:.2f}% is below --require-acc"
+            f" {require_acc:g}%."
+        )
