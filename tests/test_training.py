@@ -178,3 +178,11 @@ def test_bad_settings_are_usage_errors(kw, match):
 def test_batch_larger_than_training_set_is_refused(tiny_data):
     with pytest.raises(UsageError, match="larger than the training set"):
         run(tiny_data, rule=RuleName.batch, batch_size=513)
+
+
+def test_train_subset_applies_to_data_passed_in(tiny_data):
+    # compare-style callers load once and pass the data; the subset must still apply.
+    result = run(tiny_data, rule=RuleName.sample, epochs=1, train_subset=64).result
+    assert result.train_size == 64 and result.epochs[0].updates == 64
+    with pytest.raises(UsageError, match="--train-subset"):
+        run(tiny_data, train_subset=10_000)

@@ -9,6 +9,7 @@ the reference setup.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 from dataclasses import dataclass
 from enum import Enum
@@ -61,6 +62,15 @@ class MnistData:
     test: MNIST
     train_size: int
 
+    def with_train_size(self, train_size: int) -> MnistData:
+        """The same sets, training on the first `train_size` images (--train-subset)."""
+        if not 1 <= train_size <= len(self.train):
+            raise UsageError(
+                f"--train-subset must be between 1 and {len(self.train)} (the size of the"
+                f" {self.name.value} training set); got {train_size}."
+            )
+        return dataclasses.replace(self, train_size=train_size)
+
     @property
     def train_images(self) -> torch.Tensor:
         """The training images in use, as one uint8 tensor (N, 28, 28)."""
@@ -83,13 +93,8 @@ def load(dataset: DatasetName, root: Path, train_subset: int | None = None) -> M
     train = _open(cls, root, raw_folder, dataset, train=True)
     test = _open(cls, root, raw_folder, dataset, train=False)
 
-    train_size = len(train) if train_subset is None else train_subset
-    if not 1 <= train_size <= len(train):
-        raise UsageError(
-            f"--train-subset must be between 1 and {len(train)} (the size of the {dataset.value}"
-            f" training set); got {train_subset}."
-        )
-    return MnistData(dataset, raw_folder, train, test, train_size)
+    data = MnistData(dataset, raw_folder, train, test, len(train))
+    return data if train_subset is None else data.with_train_size(train_subset)
 
 
 def _dataset_class(dataset: DatasetName) -> type[MNIST]:

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NamedTuple, Protocol
+from typing import Protocol
 
 import torch
 from torch import nn
@@ -25,11 +25,10 @@ from mnist_rules import data as data_mod
 from mnist_rules.data import DatasetName, MnistData
 from mnist_rules.device import DeviceChoice, describe, resolve_device
 from mnist_rules.engines import EngineName, create_engine
-from mnist_rules.engines.base import Engine
 from mnist_rules.errors import UsageError
 from mnist_rules.model import build_mlp
 from mnist_rules.results import EpochResult, RunResult
-from mnist_rules.rules import DEFAULT_BATCH_SIZE, RULES, Chunk, RuleName, plan_epoch
+from mnist_rules.rules import DEFAULT_BATCH_SIZE, RULES, RuleName, plan_epoch
 
 # The most samples in one forward/backward pass: bounds activation memory (about 6 MB
 # at 1000) whatever the update size, so the full-batch rule never holds N activations.
@@ -103,63 +102,84 @@ class SilentReporter:
         pass
 
 
-class Trained(NamedTuple):
-    result: RunResult
-    engine: Engine
+class TrainingRun:
+    """One configured run: its engine, epoch plan and shuffling RNG, set up once; then
+    epochs, one at a time. `train` drives it; benchmarks time its `train_epoch`."""
+
+    def __init__(self, config: TrainConfig, data: MnistData | None = None):
+        self.config = config
+        device = resolve_device(config.device)
+        if data is None:
+            root = data_mod.resolve_data_dir(config.data_dir)
+            data = data_mod.load(config.dataset, root, config.train_subset)
+        elif config.train_subset is not None:
+            data = data.with_train_size(config.train_subset)
+        rule = RULES[config.rule]
+        n = data.train_size
+        batch_size = config.batch_size or min(DEFAULT_BATCH_SIZE, n)
+        if config.rule is RuleName.batch and batch_size > n:
+            raise UsageError(
+                f"--batch-size {batch_size} is larger than the training set ({n} images)."
+                " Use a smaller batch, or the epoch rule for one update per epoch."
+            )
+        samples_per_update = rule.samples_per_update(n, batch_size)
+
+        self.engine = create_engine(config.engine, build_mlp(config.seed), data, device, config.lr)
+        self.chunks = plan_epoch(n, samples_per_update, config.chunk_size)
+        self.updates_per_epoch = rule.updates_per_epoch(n, batch_size)
+        self._order_rng = torch.Generator().manual_seed(config.seed)
+        self.result = RunResult(
+            rule=config.rule.value,
+            engine=self.engine.name,
+            device=device.type,
+            device_name=describe(device),
+            dataset=data.name.value,
+            lr=config.lr,
+            batch_size=samples_per_update,
+            seed=config.seed,
+            train_size=n,
+            test_size=len(data.test),
+            shuffle=config.shuffle,
+            torch_version=torch.__version__,
+            mnist_rules_version=mnist_rules.__version__,
+            threads=torch.get_num_threads(),
+        )
 
     @property
     def model(self) -> nn.Module:
         return self.engine.model
 
-
-def train(
-    config: TrainConfig,
-    data: MnistData | None = None,
-    reporter: Reporter | None = None,
-) -> Trained:
-    """Train from `config`; `data` may be passed in to share one load between runs."""
-    reporter = reporter or SilentReporter()
-    device = resolve_device(config.device)
-    if data is None:
-        root = data_mod.resolve_data_dir(config.data_dir)
-        data = data_mod.load(config.dataset, root, config.train_subset)
-    rule = RULES[config.rule]
-    n = data.train_size
-    batch_size = config.batch_size or min(DEFAULT_BATCH_SIZE, n)
-    if config.rule is RuleName.batch and batch_size > n:
-        raise UsageError(
-            f"--batch-size {batch_size} is larger than the training set ({n} images)."
-            " Use a smaller batch, or the epoch rule for one update per epoch."
+    def next_order(self) -> torch.Tensor:
+        """The epoch's sample order: a fresh permutation, or dataset order."""
+        n = self.result.train_size
+        return (
+            torch.randperm(n, generator=self._order_rng) if self.config.shuffle else torch.arange(n)
         )
 
-    engine = create_engine(config.engine, build_mlp(config.seed), data, device, config.lr)
-    chunks = plan_epoch(n, rule.samples_per_update(n, batch_size), config.chunk_size)
-    order_rng = torch.Generator().manual_seed(config.seed)
-    result = RunResult(
-        rule=config.rule.value,
-        engine=engine.name,
-        device=device.type,
-        device_name=describe(device),
-        dataset=data.name.value,
-        lr=config.lr,
-        batch_size=rule.samples_per_update(n, batch_size),
-        seed=config.seed,
-        train_size=n,
-        test_size=len(data.test),
-        shuffle=config.shuffle,
-        torch_version=torch.__version__,
-        mnist_rules_version=mnist_rules.__version__,
-        threads=torch.get_num_threads(),
-    )
+    def train_epoch(self, reporter: Reporter | None = None) -> tuple[float, float, int]:
+        """One epoch of updates, no evaluation: (mean train loss, seconds, updates)."""
+        reporter = reporter or SilentReporter()
+        engine, chunks = self.engine, self.chunks
+        order = self.next_order()
+        refresh_every = math.ceil(len(chunks) / REFRESHES_PER_EPOCH)
+        updates = 0
+        start = time.perf_counter()
+        for i, (batch, chunk) in enumerate(zip(engine.batches(order, chunks), chunks, strict=True)):
+            engine.step(batch, chunk)
+            updates += chunk.last
+            if (i + 1) % refresh_every == 0:
+                reporter.advance(chunk.stop, updates, engine.running_loss)
+        train_loss = engine.take_epoch_loss()  # the epoch's one host sync ends the timed region
+        return train_loss, time.perf_counter() - start, updates
 
-    updates_per_epoch = rule.updates_per_epoch(n, batch_size)
-    reporter.start_run(result, updates_per_epoch)
-    for epoch in range(1, config.epochs + 1):
-        order = torch.randperm(n, generator=order_rng) if config.shuffle else torch.arange(n)
-        reporter.start_epoch(epoch, n, updates_per_epoch)
-        train_loss, train_seconds, updates = train_epoch(engine, order, chunks, reporter)
+    def run_epoch(self, reporter: Reporter | None = None) -> EpochResult:
+        """Train one epoch, evaluate, and record it in `result`."""
+        reporter = reporter or SilentReporter()
+        epoch = len(self.result.epochs) + 1
+        reporter.start_epoch(epoch, self.result.train_size, self.updates_per_epoch)
+        train_loss, train_seconds, updates = self.train_epoch(reporter)
         eval_start = time.perf_counter()
-        test_acc = engine.evaluate()
+        test_acc = self.engine.evaluate()
         epoch_result = EpochResult(
             epoch=epoch,
             train_loss=train_loss,
@@ -168,22 +188,20 @@ def train(
             updates=updates,
             eval_seconds=time.perf_counter() - eval_start,
         )
-        result.epochs.append(epoch_result)
+        self.result.epochs.append(epoch_result)
         reporter.end_epoch(epoch_result)
-    return Trained(result, engine)
+        return epoch_result
 
 
-def train_epoch(
-    engine: Engine, order: torch.Tensor, chunks: Sequence[Chunk], reporter: Reporter
-) -> tuple[float, float, int]:
-    """One epoch over `order`: returns (mean train loss, seconds, updates applied)."""
-    refresh_every = math.ceil(len(chunks) / REFRESHES_PER_EPOCH)
-    updates = 0
-    start = time.perf_counter()
-    for i, (batch, chunk) in enumerate(zip(engine.batches(order, chunks), chunks, strict=True)):
-        engine.step(batch, chunk)
-        updates += chunk.last
-        if (i + 1) % refresh_every == 0:
-            reporter.advance(chunk.stop, updates, engine.running_loss)
-    train_loss = engine.take_epoch_loss()  # the epoch's one host sync ends the timed region
-    return train_loss, time.perf_counter() - start, updates
+def train(
+    config: TrainConfig,
+    data: MnistData | None = None,
+    reporter: Reporter | None = None,
+) -> TrainingRun:
+    """Train from `config`; `data` may be passed in to share one load between runs."""
+    reporter = reporter or SilentReporter()
+    run = TrainingRun(config, data)
+    reporter.start_run(run.result, run.updates_per_epoch)
+    for _ in range(config.epochs):
+        run.run_epoch(reporter)
+    return run
