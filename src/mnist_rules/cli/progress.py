@@ -10,7 +10,6 @@ from __future__ import annotations
 from rich.console import Console
 from rich.progress import (
     BarColumn,
-    MofNCompleteColumn,
     Progress,
     TextColumn,
     TimeElapsedColumn,
@@ -29,8 +28,10 @@ class RichReporter:
         self.progress = Progress(
             TextColumn("{task.description}"),
             BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("samples · {task.fields[updates]:,} updates · loss {task.fields[loss]}"),
+            TextColumn(
+                "{task.completed:>7,.0f}/{task.total:,.0f} samples · {task.fields[updates]:,}"
+                " updates · loss {task.fields[loss]}"
+            ),
             TimeElapsedColumn(),
             TimeRemainingColumn(),
             console=console,
