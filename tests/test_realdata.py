@@ -1,0 +1,51 @@
+"""The reference results on real MNIST (about 4 minutes on 2 CPU cores).
+
+Needs the real data set: ../shared/data/MNIST/raw/ beside the repository, or the
+directory in $MNIST_RULES_REAL_DATA (see conftest.py). Skipped, and reported as
+skipped, without it.
+"""
+
+import itertools
+import json
+import subprocess
+import sys
+
+import pytest
+
+from mnist_rules.data import DatasetName, load
+from mnist_rules.rules import RuleName
+from mnist_rules.training import TrainConfig, train
+
+pytestmark = pytest.mark.realdata
+
+
+@pytest.fixture(scope="module")
+def mnist(real_data_dir):
+    return load(DatasetName.mnist, real_data_dir)
+
+
+def test_batch_rule_92_after_one_epoch_and_96_by_the_fourth(real_data_dir, tmp_path):
+    # Through the installed entry point, as a user runs it.
+    out = tmp_path / "r.json"
+    cmd = [sys.executable, "-m", "mnist_rules", "train", "--rule", "batch", "--epochs", "4",
+           "--data-dir", str(real_data_dir), "--json", str(out), "--device", "cpu"]  # fmt: skip
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    epochs = json.loads(out.read_text())["epochs"]
+    assert [e["updates"] for e in epochs] == [600] * 4
+    assert epochs[0]["test_acc"] >= 91.0
+    assert epochs[3]["test_acc"] >= 96.0
+
+
+def test_sample_rule_95_after_one_epoch(mnist):
+    result = train(TrainConfig(rule=RuleName.sample, epochs=1, device="cpu"), data=mnist).result
+    assert result.epochs[0].updates == 60_000
+    assert result.epochs[0].test_acc >= 95.0
+
+
+def test_epoch_rule_between_25_and_55_after_ten_epochs_with_falling_loss(mnist):
+    result = train(TrainConfig(rule=RuleName.epoch, epochs=10, device="cpu"), data=mnist).result
+    assert [e.updates for e in result.epochs] == [1] * 10
+    losses = [e.train_loss for e in result.epochs]
+    assert all(later < earlier for earlier, later in itertools.pairwise(losses))
+    assert 25.0 <= result.final.test_acc <= 55.0
