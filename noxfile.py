@@ -1,0 +1,40 @@
+"""nox sessions: lint, tests, bench (all three by default).
+
+python3 -m pip install nox && python3 -m nox      # what CI runs (.ci/run)
+nox -s tests -- -m "not realdata"                  # arguments after -- go to pytest
+"""
+
+import nox
+
+nox.options.sessions = ["lint", "tests", "bench"]
+nox.options.error_on_missing_interpreters = True
+
+PYPROJECT = nox.project.load_toml("pyproject.toml")
+DEV = PYPROJECT["project"]["optional-dependencies"]["dev"]
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    session.install(*[req for req in DEV if req.startswith("ruff")])
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    session.install("-e", ".[dev]")
+    session.run("pytest", *session.posargs)
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    session.install("-e", ".[dev]")
+    session.run(
+        "pytest",
+        "bench",
+        "--benchmark-only",
+        "--benchmark-group-by=group",
+        "--benchmark-columns=min,median,max,stddev,rounds",
+        "--benchmark-json=.benchmarks/latest.json",
+        *session.posargs,
+    )
