@@ -20,6 +20,10 @@ from mnist_rules.results import EpochResult, RunResult
 from mnist_rules.rules import RULES, RuleName
 
 
+def count(n: int, noun: str) -> str:
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"
+
+
 class RichReporter:
     def __init__(self, epochs: int, console: Console, label: str = ""):
         self.epochs = epochs
@@ -55,8 +59,8 @@ class RichReporter:
         rule = RULES[RuleName(run.rule)]
         self.console.print(
             f"{self.label}{run.rule} rule ({rule.summary}): lr {run.lr:g},"
-            f" {run.batch_size:,} sample{'s' if run.batch_size > 1 else ''} per update,"
-            f" {updates_per_epoch:,} update{'s' if updates_per_epoch > 1 else ''} per epoch;"
+            f" {count(run.batch_size, 'sample')} per update,"
+            f" {count(updates_per_epoch, 'update')} per epoch;"
             f" {run.dataset} {run.train_size:,} train / {run.test_size:,} test;"
             f" {run.engine} engine on {run.device} ({run.device_name}, {run.threads} threads);"
             f" seed {run.seed}"
@@ -75,6 +79,6 @@ class RichReporter:
         self.console.print(
             f"{self._prefix(result.epoch)}  train loss {result.train_loss:.4f}"
             f"  test acc {result.test_acc:6.2f}%  train {result.train_seconds:7.2f} s"
-            f"  {result.updates:,} updates",
+            f"  {count(result.updates, 'update')}",
             highlight=False,
         )
