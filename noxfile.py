@@ -4,6 +4,8 @@ python3 -m pip install nox && python3 -m nox      # what CI runs (.ci/run)
 nox -s tests -- -m "not realdata"                  # arguments after -- go to pytest
 """
 
+from pathlib import Path
+
 import nox
 
 nox.options.sessions = ["lint", "tests", "bench"]
@@ -29,6 +31,7 @@ def tests(session: nox.Session) -> None:
 @nox.session
 def bench(session: nox.Session) -> None:
     session.install("-e", ".[dev]")
+    Path(".benchmarks").mkdir(exist_ok=True)  # pytest-benchmark will not create it
     session.run(
         "pytest",
         "bench",
