@@ -39,13 +39,14 @@ def write_json(target: Path, obj: Any) -> None:
 
 def check_writable(target: Path, option: str) -> None:
     """Fail before any training if `target` could not be written afterwards."""
-    parent = Path(target).expanduser().parent
+    target = Path(target).expanduser()
+    parent = target.parent
     if not parent.is_dir():
         raise UsageError(
             f"{option} {target}: the directory {parent} does not exist. Create it"
             " first or choose another path."
         )
-    if Path(target).is_dir():
+    if target.is_dir():
         raise UsageError(f"{option} {target} is a directory; give a file path.")
     if not os.access(parent, os.W_OK | os.X_OK):
         raise UsageError(

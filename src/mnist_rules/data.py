@@ -76,10 +76,6 @@ class MnistData:
         """The training images in use, as one uint8 tensor (N, 28, 28)."""
         return self.train.data[: self.train_size]
 
-    @property
-    def train_labels(self) -> torch.Tensor:
-        return self.train.targets[: self.train_size]
-
 
 def expected_files(dataset: DatasetName) -> list[str]:
     cls = _dataset_class(dataset)

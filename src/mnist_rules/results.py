@@ -62,9 +62,3 @@ class RunResult:
 
     def write(self, path: Path) -> None:
         write_json(path, self.to_dict())
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> RunResult:
-        data = dict(data)
-        epochs = [EpochResult(**e) for e in data.pop("epochs")]
-        return cls(**data, epochs=epochs)

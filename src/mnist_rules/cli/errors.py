@@ -8,8 +8,6 @@ from collections.abc import Callable
 from typing import TypeVar
 
 import typer
-from rich.console import Console
-from rich.text import Text
 
 from mnist_rules.errors import UserError
 
@@ -24,6 +22,9 @@ state = _State()
 
 
 def print_error(message: str) -> None:
+    from rich.console import Console  # here, not at the top: --help does not need rich
+    from rich.text import Text
+
     # soft_wrap: the terminal wraps the paragraph; rich must not insert newlines into it.
     Console(stderr=True).print(Text.assemble(("error: ", "bold red"), message), soft_wrap=True)
 

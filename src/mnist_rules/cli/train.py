@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.console import Console
 
+from mnist_rules.atomic import atomic_path, check_writable
 from mnist_rules.cli import options
 from mnist_rules.cli.errors import friendly_errors
 from mnist_rules.data import DatasetName
@@ -69,13 +69,13 @@ def train(
             f"--batch-size applies to --rule batch only; the {rule.value} rule uses"
             f" {'every training image' if rule is RuleName.epoch else 'one image'} per update."
         )
-    from mnist_rules.atomic import atomic_path, check_writable
-
     for path, option in ((json_out, "--json"), (save, "--save")):
         if path is not None:
             check_writable(path, option)
 
-    import torch  # imported here, not at the top: --help must not pay for it
+    # Imported here, not at the top: --help must not pay for torch (seconds) or rich.
+    import torch
+    from rich.console import Console
 
     from mnist_rules.cli.progress import RichReporter
     from mnist_rules.training import TrainConfig
