@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Protocol
 
 import torch
-from torch import nn
 
 import mnist_rules
 from mnist_rules import data as data_mod
@@ -102,6 +101,9 @@ class SilentReporter:
         pass
 
 
+SILENT = SilentReporter()
+
+
 class TrainingRun:
     """One configured run: its engine, epoch plan and shuffling RNG, set up once; then
     epochs, one at a time. `train` drives it; benchmarks time its `train_epoch`."""
@@ -145,10 +147,6 @@ class TrainingRun:
             threads=torch.get_num_threads(),
         )
 
-    @property
-    def model(self) -> nn.Module:
-        return self.engine.model
-
     def next_order(self) -> torch.Tensor:
         """The epoch's sample order: a fresh permutation, or dataset order."""
         n = self.result.train_size
@@ -156,9 +154,8 @@ class TrainingRun:
             torch.randperm(n, generator=self._order_rng) if self.config.shuffle else torch.arange(n)
         )
 
-    def train_epoch(self, reporter: Reporter | None = None) -> tuple[float, float, int]:
+    def train_epoch(self, reporter: Reporter = SILENT) -> tuple[float, float, int]:
         """One epoch of updates, no evaluation: (mean train loss, seconds, updates)."""
-        reporter = reporter or SilentReporter()
         engine, chunks = self.engine, self.chunks
         order = self.next_order()
         refresh_every = math.ceil(len(chunks) / REFRESHES_PER_EPOCH)
@@ -172,9 +169,8 @@ class TrainingRun:
         train_loss = engine.take_epoch_loss()  # the epoch's one host sync ends the timed region
         return train_loss, time.perf_counter() - start, updates
 
-    def run_epoch(self, reporter: Reporter | None = None) -> EpochResult:
+    def run_epoch(self, reporter: Reporter = SILENT) -> EpochResult:
         """Train one epoch, evaluate, and record it in `result`."""
-        reporter = reporter or SilentReporter()
         epoch = len(self.result.epochs) + 1
         reporter.start_epoch(epoch, self.result.train_size, self.updates_per_epoch)
         train_loss, train_seconds, updates = self.train_epoch(reporter)
@@ -196,10 +192,9 @@ class TrainingRun:
 def train(
     config: TrainConfig,
     data: MnistData | None = None,
-    reporter: Reporter | None = None,
+    reporter: Reporter = SILENT,
 ) -> TrainingRun:
     """Train from `config`; `data` may be passed in to share one load between runs."""
-    reporter = reporter or SilentReporter()
     run = TrainingRun(config, data)
     reporter.start_run(run.result, run.updates_per_epoch)
     for _ in range(config.epochs):

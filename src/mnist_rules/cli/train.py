@@ -77,7 +77,7 @@ def train(
     import torch
     from rich.console import Console
 
-    from mnist_rules.cli.progress import RichReporter
+    from mnist_rules.cli.progress import RichReporter, count
     from mnist_rules.training import TrainConfig
     from mnist_rules.training import train as run_training
 
@@ -107,7 +107,7 @@ def train(
 
     final, best = result.final, result.best
     console.print(
-        f"final test accuracy {final.test_acc:.2f}% after {len(result.epochs)} epoch(s),"
+        f"final test accuracy {final.test_acc:.2f}% after {count(len(result.epochs), 'epoch')},"
         f" {result.total_train_seconds:.1f} s of training"
         + (f"; best {best.test_acc:.2f}% at epoch {best.epoch}" if best is not final else "")
     )

@@ -25,9 +25,7 @@ class Engine(ABC):
 
     def __init__(self, model: nn.Module, data: MnistData, device: torch.device, lr: float):
         self.model = model.to(device)
-        self.data = data
         self.device = device
-        self.lr = lr
         self._loss_sum = torch.zeros((), device=device)
         self._loss_samples = 0  # a host counter: reading it costs no sync
 
