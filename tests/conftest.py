@@ -35,6 +35,16 @@ def real_data_dir() -> Path:
     return REAL_DATA
 
 
+@pytest.fixture
+def offline(monkeypatch):
+    """Make torchvision's download fail at once, as on a machine with no internet: the
+    mirrors point at a closed local port."""
+    from torchvision import datasets
+
+    for cls in (datasets.MNIST, datasets.FashionMNIST, datasets.KMNIST):
+        monkeypatch.setattr(cls, "mirrors", ["http://127.0.0.1:9/"])
+
+
 @pytest.fixture(autouse=True)
 def _no_data_env(monkeypatch):
     # A user's $MNIST_RULES_DATA must not leak into the tests' choice of directory.

@@ -7,7 +7,6 @@ import sys
 
 import pytest
 import torch
-from torchvision import datasets
 from typer.testing import CliRunner
 
 import mnist_rules
@@ -146,8 +145,7 @@ def test_output_in_a_missing_directory_is_refused_before_training(tiny_root, tmp
     assert "epoch 1" not in result.output
 
 
-def test_missing_data_without_internet_exits_1_naming_the_files(tmp_path, monkeypatch):
-    monkeypatch.setattr(datasets.MNIST, "mirrors", ["http://127.0.0.1:9/"])
+def test_missing_data_without_internet_exits_1_naming_the_files(tmp_path, offline):
     result = invoke("train", "--data-dir", tmp_path / "empty", "--json", tmp_path / "r.json")
     assert_clean_failure(
         result,

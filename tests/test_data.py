@@ -2,21 +2,12 @@ from pathlib import Path
 
 import pytest
 import torch
-from torchvision import datasets
 
 from idx_files import FILES, write_dataset, write_idx
 from mnist_rules.data import DatasetName, expected_files, load, resolve_data_dir
 from mnist_rules.errors import DataError, UsageError
 
 FOUR_FILES = sorted(FILES.values())
-
-
-@pytest.fixture
-def offline(monkeypatch):
-    """Make torchvision's download fail at once, as on a machine with no internet: the
-    mirrors point at a closed local port."""
-    for cls in (datasets.MNIST, datasets.FashionMNIST, datasets.KMNIST):
-        monkeypatch.setattr(cls, "mirrors", ["http://127.0.0.1:9/"])
 
 
 def test_loads_tiny_idx_files_with_pixels_in_0_1(tiny_data):
