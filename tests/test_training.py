@@ -186,3 +186,48 @@ def test_train_subset_applies_to_data_passed_in(tiny_data):
     assert result.train_size == 64 and result.epochs[0].updates == 64
     with pytest.raises(UsageError, match="--train-subset"):
         run(tiny_data, train_subset=10_000)
+
+
+def loss_at_init(data, idx):
+    x, y = tensors(data)
+    with torch.no_grad():
+        return F.cross_entropy(build_mlp(0)(x[idx]), y[idx]).item()
+
+
+@pytest.mark.parametrize(
+    "rule,batch_size,chunk_size,per_epoch,first_update",
+    [
+        # epoch rule in 8 chunks of 64: the one update's loss is the mean over all 512
+        (RuleName.epoch, None, 64, 1, torch.arange(512)),
+        # batches of 150 in chunks of 64: three chunks make one update, weights 64/150...
+        (RuleName.batch, 150, 64, 4, None),
+        (RuleName.sample, None, 1000, 512, torch.arange(1)),
+    ],
+)
+def test_update_losses_are_each_updates_mean_loss_before_it(
+    tiny_data, rule, batch_size, chunk_size, per_epoch, first_update
+):
+    trained = run(
+        tiny_data,
+        rule=rule,
+        epochs=2,
+        batch_size=batch_size,
+        chunk_size=chunk_size,
+        record_update_losses=True,
+    )
+    assert [len(t) for t in trained.update_losses] == [per_epoch, per_epoch]
+    sizes = torch.tensor(
+        [min(trained.result.batch_size, 512 - s) for s in range(0, 512, trained.result.batch_size)]
+    )
+    for losses, epoch in zip(trained.update_losses, trained.result.epochs, strict=True):
+        # weighted by update size, the update losses average to the epoch's train loss
+        assert (losses * sizes).sum().item() / 512 == pytest.approx(epoch.train_loss, rel=1e-5)
+    if first_update is None:  # the batch rule shuffles: its first update is perm[:150]
+        first_update = torch.randperm(512, generator=torch.Generator().manual_seed(0))[:150]
+    assert trained.update_losses[0][0].item() == pytest.approx(
+        loss_at_init(tiny_data, first_update), rel=1e-5
+    )
+
+
+def test_update_losses_are_not_kept_unless_asked(tiny_data):
+    assert run(tiny_data, rule=RuleName.sample, epochs=1).update_losses == []

@@ -52,6 +52,8 @@ class TrainConfig:
     data_dir: Path | None = None
     train_subset: int | None = None
     chunk_size: int = DEFAULT_CHUNK_SIZE
+    # Keep every update's loss (on the device; copied to the host once per epoch).
+    record_update_losses: bool = False
 
     def __post_init__(self) -> None:
         # Plain strings are accepted too ("batch", "cpu"), for scripts and tests.
@@ -130,6 +132,10 @@ class TrainingRun:
         self.chunks = plan_epoch(n, samples_per_update, config.chunk_size)
         self.updates_per_epoch = rule.updates_per_epoch(n, batch_size)
         self._order_rng = torch.Generator().manual_seed(config.seed)
+        # One tensor per finished epoch: the loss of each update, when recorded.
+        self.update_losses: list[torch.Tensor] = []
+        if config.record_update_losses:
+            self.engine.record_update_losses(self.updates_per_epoch)
         self.result = RunResult(
             rule=config.rule.value,
             engine=self.engine.name,
@@ -167,7 +173,10 @@ class TrainingRun:
             if (i + 1) % refresh_every == 0:
                 reporter.advance(chunk.stop, updates, engine.running_loss)
         train_loss = engine.take_epoch_loss()  # the epoch's one host sync ends the timed region
-        return train_loss, time.perf_counter() - start, updates
+        seconds = time.perf_counter() - start
+        if self.config.record_update_losses:
+            self.update_losses.append(engine.take_update_losses())
+        return train_loss, seconds, updates
 
     def run_epoch(self, reporter: Reporter = SILENT) -> EpochResult:
         """Train one epoch, evaluate, and record it in `result`."""

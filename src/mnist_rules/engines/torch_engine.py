@@ -41,7 +41,7 @@ class TorchEngine(Engine):
         images, labels = images.to(self.device), labels.to(self.device)
         loss = F.cross_entropy(self.model(images), labels)
         (loss * chunk.weight if chunk.weight != 1.0 else loss).backward()
-        self._record_loss(loss, chunk.size)
+        self._record_loss(loss, chunk)
         if chunk.last:
             self.optimizer.step()
             self.optimizer.zero_grad(set_to_none=True)
