@@ -1,0 +1,117 @@
+"""What `compare` concludes from finished runs: time to a target accuracy, the epoch
+where a rule starts to overfit, and the JSON and CSV it writes (the verdict in words is
+mnist_rules.verdict).
+
+Pure functions of the recorded epochs (no torch), so each can be tested on synthetic
+histories.
+"""
+
+from __future__ import annotations
+
+import csv
+import statistics
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mnist_rules.atomic import atomic_path, write_json
+from mnist_rules.results import RunResult
+
+COMPARISON_SCHEMA_VERSION = 1
+
+CSV_COLUMNS = (
+    "rule",
+    "epoch",
+    "train_loss",
+    "test_acc",
+    "train_seconds",
+    "cumulative_train_seconds",
+    "updates",
+    "eval_seconds",
+    "lr",
+    "samples_per_update",
+)
+
+
+@dataclass(frozen=True)
+class TargetReached:
+    epoch: int  # the first epoch whose test accuracy was at least the target
+    seconds: float  # training seconds up to and including that epoch (evaluation excluded)
+
+
+def time_to_target(run: RunResult, target_acc: float) -> TargetReached | None:
+    """When `run` first reached `target_acc` percent, or None if it never did."""
+    seconds = 0.0
+    for epoch in run.epochs:
+        seconds += epoch.train_seconds
+        if epoch.test_acc >= target_acc:
+            return TargetReached(epoch.epoch, seconds)
+    return None
+
+
+def overfit_peak(run: RunResult) -> int | None:
+    """The epoch of the best test accuracy if accuracy then fell for two epochs in a
+    row (peak > next > the one after): where the network starts to memorise its
+    training data. None while that has not been seen. When the best was reached more
+    than once, the last of those epochs is the peak."""
+    accs = [e.test_acc for e in run.epochs]
+    best = len(accs) - 1 - accs[::-1].index(max(accs))
+    if best + 2 < len(accs) and accs[best] > accs[best + 1] > accs[best + 2]:
+        return run.epochs[best].epoch
+    return None
+
+
+def median_epoch_seconds(run: RunResult) -> float:
+    return statistics.median(e.train_seconds for e in run.epochs)
+
+
+@dataclass
+class Comparison:
+    runs: list[RunResult]
+    target_acc: float
+
+    def reached(self) -> dict[str, TargetReached | None]:
+        return {run.rule: time_to_target(run, self.target_acc) for run in self.runs}
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "runs": [run.to_dict() for run in self.runs],
+            "target_acc": self.target_acc,
+            "time_to_target": {
+                rule: None if hit is None else {"epoch": hit.epoch, "seconds": hit.seconds}
+                for rule, hit in self.reached().items()
+            },
+            "overfit_peak_epoch": {run.rule: overfit_peak(run) for run in self.runs},
+            "schema_version": COMPARISON_SCHEMA_VERSION,
+        }
+
+    def write_json(self, path: Path) -> None:
+        write_json(path, self.to_dict())
+
+    def csv_rows(self) -> list[dict[str, Any]]:
+        rows = []
+        for run in self.runs:
+            cumulative = 0.0
+            for e in run.epochs:
+                cumulative += e.train_seconds
+                rows.append(
+                    {
+                        "rule": run.rule,
+                        "epoch": e.epoch,
+                        "train_loss": e.train_loss,
+                        "test_acc": e.test_acc,
+                        "train_seconds": e.train_seconds,
+                        "cumulative_train_seconds": cumulative,
+                        "updates": e.updates,
+                        "eval_seconds": e.eval_seconds,
+                        "lr": run.lr,
+                        "samples_per_update": run.batch_size,
+                    }
+                )
+        return rows
+
+    def write_csv(self, path: Path) -> None:
+        with atomic_path(path) as tmp, open(tmp, "w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=CSV_COLUMNS)
+            writer.writeheader()
+            writer.writerows(self.csv_rows())
