@@ -7,28 +7,14 @@ import sys
 
 import pytest
 import torch
-from typer.testing import CliRunner
 
 import mnist_rules
-from mnist_rules.cli import app
+from cli_runner import assert_clean_failure, invoke
 from mnist_rules.model import build_mlp
-
-runner = CliRunner()
-
-
-def invoke(*args, **kw):
-    return runner.invoke(app, [str(a) for a in args], **kw)
 
 
 def train_tiny(tiny_root, *args):
     return invoke("train", "--data-dir", tiny_root, "--device", "cpu", *args)
-
-
-def assert_clean_failure(result, code, *phrases):
-    assert result.exit_code == code, result.output
-    assert "Traceback" not in result.output
-    for phrase in phrases:
-        assert phrase in result.stderr, result.stderr
 
 
 def test_version_and_help():
@@ -41,17 +27,19 @@ def test_version_and_help():
     assert "--rule" in invoke("train", "--help").output
 
 
-def test_help_does_not_import_torch():
+@pytest.mark.parametrize("command", ["train", "compare"])
+def test_help_does_not_import_torch(command):
     # --help must answer at once: torch (seconds to import) is loaded inside commands only.
-    code = """
+    code = f"""
 import sys
 from mnist_rules.cli import main
-sys.argv = ["mnist-rules", "train", "--help"]
+sys.argv = ["mnist-rules", "{command}", "--help"]
 try:
     main()
 except SystemExit:
     pass
-print("LOADED", sorted(m for m in ("torch", "torchvision", "matplotlib") if m in sys.modules))
+heavy = ("torch", "torchvision", "matplotlib", "uniplot")
+print("LOADED", sorted(m for m in heavy if m in sys.modules))
 """
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert "LOADED []" in out.stdout

@@ -1,4 +1,5 @@
-"""Live progress for training: one rich task per epoch, and a line per finished epoch.
+"""Live progress for training: one rich task per epoch, and a line per finished epoch;
+for several runs (compare), a task above it for the whole job (runs x epochs).
 
 Refreshed by the training loop about 100 times an epoch (never per step); the running
 loss is read (a device sync) only at those refreshes. Everything goes to stdout: when
@@ -24,25 +25,39 @@ def count(n: int, noun: str) -> str:
     return f"{n:,} {noun}{'' if n == 1 else 's'}"
 
 
+class _EpochTimeRemaining(TimeRemainingColumn):
+    """Time left for epoch tasks only: across rules an epoch's cost differs ~10x, so
+    the overall task's rate would predict nonsense."""
+
+    def render(self, task):
+        return super().render(task) if task.fields.get("eta", True) else ""
+
+
 class RichReporter:
-    def __init__(self, epochs: int, console: Console, label: str = ""):
+    def __init__(self, epochs: int, console: Console, runs: int = 1):
         self.epochs = epochs
         self.console = console
-        self.label = label
+        self.runs = runs
+        self.label = ""  # names the run in each line when there are several
         self.progress = Progress(
             TextColumn("{task.description}"),
             BarColumn(),
-            TextColumn(
-                "{task.completed:>7,.0f}/{task.total:,.0f} samples · {task.fields[updates]:,}"
-                " updates · loss {task.fields[loss]}"
-            ),
+            TextColumn("{task.fields[detail]}"),
             TimeElapsedColumn(),
-            TimeRemainingColumn(),
+            _EpochTimeRemaining(),
             console=console,
             transient=True,
             disable=not console.is_terminal,  # logs get the epoch lines, not bar frames
         )
         self._task = None
+        self._overall = None
+        self._runs_started = 0
+        self._rule = ""
+        self._epochs_done = 0
+        if runs > 1:
+            self._overall = self.progress.add_task(
+                "all runs", total=runs * epochs, detail="", eta=False
+            )
 
     def __enter__(self) -> RichReporter:
         self.progress.start()
@@ -57,8 +72,13 @@ class RichReporter:
 
     def start_run(self, run: RunResult, updates_per_epoch: int) -> None:
         rule = RULES[RuleName(run.rule)]
+        self._runs_started += 1
+        if self._overall is not None:
+            self.label = f"{run.rule + ' rule,':<12} "
+            self._rule = run.rule
+            self._update_overall()
         self.console.print(
-            f"{self.label}{run.rule} rule ({rule.summary}): lr {run.lr:g},"
+            f"{run.rule} rule ({rule.summary}): lr {run.lr:g},"
             f" {count(run.batch_size, 'sample')} per update,"
             f" {count(updates_per_epoch, 'update')} per epoch;"
             f" {run.dataset} {run.train_size:,} train / {run.test_size:,} test;"
@@ -66,16 +86,35 @@ class RichReporter:
             f" seed {run.seed}"
         )
 
+    def _update_overall(self) -> None:
+        self.progress.update(
+            self._overall,
+            completed=self._epochs_done,
+            description=f"run {self._runs_started}/{self.runs} ({self._rule})",
+            detail=f"{self._epochs_done:,}/{self.runs * self.epochs:,} epochs in all",
+        )
+
     def start_epoch(self, epoch: int, samples: int, updates: int) -> None:
-        self._task = self.progress.add_task(self._prefix(epoch), total=samples, updates=0, loss="…")
+        self._samples, self._updates = samples, updates
+        self._task = self.progress.add_task(
+            self._prefix(epoch), total=samples, detail=self._detail(0, 0, "…")
+        )
+
+    def _detail(self, samples: int, updates: int, loss: str) -> str:
+        return (
+            f"{samples:>7,}/{self._samples:,} samples · {updates:,}/{self._updates:,} updates"
+            f" · loss {loss}"
+        )
 
     def advance(self, samples, updates, running_loss) -> None:
-        self.progress.update(
-            self._task, completed=samples, updates=updates, loss=f"{running_loss():.4f}"
-        )
+        detail = self._detail(samples, updates, f"{running_loss():.4f}")
+        self.progress.update(self._task, completed=samples, detail=detail)
 
     def end_epoch(self, result: EpochResult) -> None:
         self.progress.remove_task(self._task)
+        if self._overall is not None:
+            self._epochs_done += 1
+            self._update_overall()
         self.console.print(
             f"{self._prefix(result.epoch)}  train loss {result.train_loss:.4f}"
             f"  test acc {result.test_acc:6.2f}%  train {result.train_seconds:7.2f} s"

@@ -1,0 +1,161 @@
+"""`mnist-rules compare`: the rules side by side on one shared load of the data: which
+reaches a target accuracy in the least training time, and what each costs per epoch."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from mnist_rules.atomic import check_writable
+from mnist_rules.cli import options
+from mnist_rules.cli.errors import friendly_errors
+from mnist_rules.data import DatasetName
+from mnist_rules.device import DeviceChoice
+from mnist_rules.engines import EngineName
+from mnist_rules.errors import UsageError
+from mnist_rules.rules import DEFAULT_BATCH_SIZE, RuleName
+
+ALL_RULES = ",".join(r.value for r in RuleName)
+PLOT_FORMATS = ("png", "svg", "pdf")
+
+
+def parse_rules(text: str) -> list[RuleName]:
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    valid = ", ".join(r.value for r in RuleName)
+    if not names:
+        raise UsageError(f"--rules needs at least one of {valid}, separated by commas.")
+    unknown = [n for n in names if n not in {r.value for r in RuleName}]
+    if unknown:
+        raise UsageError(f"--rules: unknown rule {unknown[0]!r}; choose from {valid}.")
+    if len(set(names)) != len(names):
+        raise UsageError(f"--rules {text}: each rule may be named once.")
+    return [RuleName(n) for n in names]
+
+
+def _lr_option(rule: RuleName, default: float) -> typer.Option:
+    return typer.Option(
+        None,
+        f"--lr-{rule.value}",
+        help=f"Learning rate of the {rule.value} rule (default {default:g}).",
+    )
+
+
+@friendly_errors
+def compare(
+    epochs: int = typer.Option(10, "--epochs", min=1, help="Epochs for each rule."),
+    rules: str = typer.Option(
+        ALL_RULES, "--rules", help="Rules to run, comma-separated, in the order to show them."
+    ),
+    target_acc: float = typer.Option(
+        96.0, "--target-acc", min=0, max=100, help="The test accuracy (percent) to race to."
+    ),
+    lr_epoch: float | None = _lr_option(RuleName.epoch, 0.1),
+    lr_batch: float | None = _lr_option(RuleName.batch, 0.1),
+    lr_sample: float | None = _lr_option(RuleName.sample, 0.01),
+    batch_size: int | None = typer.Option(
+        None,
+        "--batch-size",
+        min=1,
+        help=f"Samples per update of the batch rule (default {DEFAULT_BATCH_SIZE}).",
+    ),
+    update_losses: bool = typer.Option(
+        False,
+        "--update-losses",
+        help="Record the loss of every update and plot it (a fourth panel; needs --plot).",
+    ),
+    engine: EngineName = options.Engine,
+    device: DeviceChoice = options.Device,
+    dataset: DatasetName = options.Dataset,
+    data_dir: Path | None = options.DataDir,
+    train_subset: int | None = options.TrainSubset,
+    seed: int = options.Seed,
+    plot: Path | None = typer.Option(
+        None, "--plot", dir_okay=False, help="Write the curves here (.png, .svg or .pdf)."
+    ),
+    json_out: Path | None = typer.Option(
+        None, "--json", dir_okay=False, help="Write every run's results and the verdict's data."
+    ),
+    csv_out: Path | None = typer.Option(
+        None, "--csv", dir_okay=False, help="Write one row per rule per epoch."
+    ),
+    quiet: bool = options.Quiet,
+) -> None:
+    """Train with each rule from the same initial weights; compare time to accuracy."""
+    chosen = parse_rules(rules)
+    lrs = {RuleName.epoch: lr_epoch, RuleName.batch: lr_batch, RuleName.sample: lr_sample}
+    for rule, value in lrs.items():
+        if value is not None and rule not in chosen:
+            raise UsageError(f"--lr-{rule.value} was given, but {rule.value} is not in --rules.")
+    if batch_size is not None and RuleName.batch not in chosen:
+        raise UsageError("--batch-size applies to the batch rule, which is not in --rules.")
+    if plot is not None and plot.suffix.lstrip(".").lower() not in PLOT_FORMATS:
+        raise UsageError(
+            f"--plot {plot}: the name must end in {', '.join('.' + f for f in PLOT_FORMATS)}"
+            " (the format is taken from it)."
+        )
+    if update_losses and plot is None:
+        raise UsageError("--update-losses adds a panel to the plot; give --plot PATH too.")
+    for path, option in ((json_out, "--json"), (csv_out, "--csv"), (plot, "--plot")):
+        if path is not None:
+            check_writable(path, option)
+
+    # Imported here, not at the top: --help must not pay for torch, rich or matplotlib.
+    import torch
+    from rich.console import Console
+
+    from mnist_rules import data as data_mod
+    from mnist_rules.cli.compare_report import accuracy_table, summary_table, terminal_curve
+    from mnist_rules.cli.progress import RichReporter
+    from mnist_rules.comparison import Comparison
+    from mnist_rules.device import resolve_device
+    from mnist_rules.training import TrainConfig, train
+    from mnist_rules.verdict import verdict
+
+    configs = [
+        TrainConfig(
+            rule=rule,
+            epochs=epochs,
+            lr=lrs[rule],
+            batch_size=batch_size if rule is RuleName.batch else None,
+            seed=seed,  # the same seed: every rule starts from the same weights
+            engine=engine,
+            device=device,
+            dataset=dataset,
+            record_update_losses=update_losses,
+        )
+        for rule in chosen
+    ]
+    resolve_device(device)  # a missing GPU is reported before the data is loaded
+    data = data_mod.load(dataset, data_mod.resolve_data_dir(data_dir), train_subset)
+
+    console = Console(quiet=quiet, highlight=False, soft_wrap=True)
+    if not console.is_terminal:  # a log or a pipe: room for the tables' eleven columns
+        console = Console(quiet=quiet, highlight=False, soft_wrap=True, width=140)
+    results, losses = [], {}
+    with RichReporter(epochs, console, runs=len(configs)) as reporter:
+        for config in configs:
+            run = train(config, data=data, reporter=reporter)
+            results.append(run.result)
+            if update_losses:
+                losses[config.rule.value] = torch.cat(run.update_losses).numpy()
+    comparison = Comparison(results, target_acc)
+
+    console.print()
+    console.print(summary_table(comparison), soft_wrap=False)
+    console.print(accuracy_table(comparison), soft_wrap=False)
+    if console.is_terminal and epochs > 1:
+        console.print(terminal_curve(comparison, console.width), soft_wrap=False)
+    console.print(verdict(comparison))
+
+    if json_out is not None:
+        comparison.write_json(json_out)
+    if csv_out is not None:
+        comparison.write_csv(csv_out)
+    if plot is not None:
+        from mnist_rules.plots import comparison_figure, save_figure
+
+        save_figure(comparison_figure(comparison, losses if update_losses else None), plot)
+    for path, what in ((json_out, "results"), (csv_out, "per-epoch table"), (plot, "plot")):
+        if path is not None:
+            console.print(f"{what} written to {path}")

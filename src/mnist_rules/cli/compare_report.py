@@ -1,0 +1,115 @@
+"""What `compare` prints: the summary table, the per-epoch accuracy table, and a compact
+accuracy curve drawn in the terminal (uniplot)."""
+
+from __future__ import annotations
+
+from rich.table import Table
+from rich.text import Text
+
+from mnist_rules.comparison import Comparison, median_epoch_seconds, overfit_peak
+from mnist_rules.rules import RULES, RuleName
+
+PEAK = "▲"
+FIRST_AT_TARGET = "*"
+PEAK_NOTE = (
+    f"{PEAK} peak: test accuracy fell in each of the two epochs after it; the network has"
+    " started to memorise its training data."
+)
+
+
+def summary_table(comparison: Comparison) -> Table:
+    target = f"{comparison.target_acc:g}%"
+    table = Table(title="The update rules compared", title_justify="left")
+    for header in (
+        "rule",
+        "lr",
+        "samples / update",
+        "updates / epoch",
+        "median s / epoch",
+        "total train s",
+        "final acc %",
+        "best acc %",
+        "best epoch",
+        f"{target} at epoch",
+        f"{target} after s",
+    ):
+        table.add_column(header, justify="left" if header == "rule" else "right")
+    reached = comparison.reached()
+    for run in comparison.runs:
+        hit = reached[run.rule]
+        peak = overfit_peak(run)
+        updates = RULES[RuleName(run.rule)].updates_per_epoch(run.train_size, run.batch_size)
+        table.add_row(
+            run.rule,
+            f"{run.lr:g}",
+            f"{run.batch_size:,}",
+            f"{updates:,}",
+            f"{median_epoch_seconds(run):.2f}",
+            f"{run.total_train_seconds:.1f}",
+            f"{run.final.test_acc:.2f}",
+            f"{run.best.test_acc:.2f}",
+            _best_epoch(run.best.epoch, peak),
+            "not reached" if hit is None else f"{hit.epoch}",
+            "—" if hit is None else f"{hit.seconds:.1f}",
+        )
+    if any(overfit_peak(run) is not None for run in comparison.runs):
+        table.caption, table.caption_justify = PEAK_NOTE, "left"
+    return table
+
+
+def _best_epoch(best: int, peak: int | None) -> str:
+    if peak is None:
+        return f"{best}"
+    # A tie for the best: the peak is the last epoch that reached it.
+    return f"{best} {PEAK}" if peak == best else f"{best} ({PEAK} {peak})"
+
+
+def accuracy_table(comparison: Comparison) -> Table:
+    """Epochs as rows, rules as columns; the epoch that first reached the target and an
+    overfitting peak are marked (in characters, not only style: logs keep them)."""
+    table = Table(title="Test accuracy (%) after each epoch", title_justify="left")
+    table.add_column("after epoch", justify="right")
+    for run in comparison.runs:
+        table.add_column(f"{run.rule} rule", justify="right")
+    reached = comparison.reached()
+    peaks = {run.rule: overfit_peak(run) for run in comparison.runs}
+    for i in range(max(len(run.epochs) for run in comparison.runs)):
+        cells = [str(i + 1)]
+        for run in comparison.runs:
+            if i >= len(run.epochs):
+                cells.append("")
+                continue
+            e = run.epochs[i]
+            hit = reached[run.rule]
+            first = hit is not None and hit.epoch == e.epoch
+            cell = Text(f"{e.test_acc:.2f}", style="bold" if first else "")
+            cell.append(f" {FIRST_AT_TARGET}" if first else "  ")
+            if peaks[run.rule] == e.epoch:
+                cell.append(f" {PEAK}")
+            cells.append(cell)
+        table.add_row(*cells)
+    table.caption = (
+        f"{FIRST_AT_TARGET} the first epoch at or above the target, {comparison.target_acc:g}%."
+    )
+    if any(p is not None for p in peaks.values()):
+        table.caption += " " + PEAK_NOTE
+    table.caption_justify = "left"
+    return table
+
+
+def terminal_curve(comparison: Comparison, width: int) -> Text:
+    """Test accuracy against epoch, one series per rule, with the target as a gridline."""
+    from uniplot import plot_to_string  # only when a curve is drawn
+
+    runs = comparison.runs
+    curve = plot_to_string(
+        ys=[[e.test_acc for e in run.epochs] for run in runs],
+        xs=[[e.epoch for e in run.epochs] for run in runs],
+        legend_labels=[run.rule for run in runs],
+        lines=True,
+        title=f"test accuracy (%) per epoch; gridline: the {comparison.target_acc:g}% target",
+        y_gridlines=[comparison.target_acc],
+        width=max(20, min(70, width - 12)),
+        height=12,
+    )
+    return Text.from_ansi(curve)
