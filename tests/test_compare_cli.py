@@ -212,3 +212,9 @@ def test_outputs_are_checked_before_any_training(tiny_root, tmp_path):
     assert_clean_failure(result, 2, "--plot", "does not exist")
     assert "epoch 1" not in result.output
     assert not (tmp_path / "ok.json").exists()
+
+
+def test_missing_data_is_reported_once_before_any_rule_runs(tmp_path, offline):
+    result = invoke("compare", "--data-dir", tmp_path / "empty", "--json", tmp_path / "c.json")
+    assert_clean_failure(result, 1, "could not be downloaded", "train-images-idx3-ubyte")
+    assert "rule (" not in result.output and not (tmp_path / "c.json").exists()
