@@ -74,3 +74,10 @@ def test_terminal_curve_draws_each_rule_with_a_legend():
     assert "test accuracy (%) per epoch" in text
     assert "epoch" in text.splitlines()[-1] and "batch" in text.splitlines()[-1]
     assert max(len(line) for line in text.splitlines()) <= 80
+
+
+def test_terminal_curve_is_skipped_not_fatal_without_uniplot(monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "uniplot", None)  # makes the import fail
+    assert terminal_curve(comparison(), width=80) is None

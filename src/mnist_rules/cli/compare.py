@@ -141,13 +141,7 @@ def compare(
                 losses[config.rule.value] = torch.cat(run.update_losses).numpy()
     comparison = Comparison(results, target_acc)
 
-    console.print()
-    console.print(summary_table(comparison), soft_wrap=False)
-    console.print(accuracy_table(comparison), soft_wrap=False)
-    if console.is_terminal and epochs > 1:
-        console.print(terminal_curve(comparison, console.width), soft_wrap=False)
-    console.print(verdict(comparison))
-
+    # The files first: minutes of training must not be lost to a failure in printing.
     if json_out is not None:
         comparison.write_json(json_out)
     if csv_out is not None:
@@ -156,6 +150,14 @@ def compare(
         from mnist_rules.plots import comparison_figure, save_figure
 
         save_figure(comparison_figure(comparison, losses if update_losses else None), plot)
+
+    console.print()
+    console.print(summary_table(comparison), soft_wrap=False)
+    console.print(accuracy_table(comparison), soft_wrap=False)
+    if console.is_terminal and epochs > 1:
+        curve = terminal_curve(comparison, console.width)
+        console.print(curve or "(no terminal curve: install uniplot to draw one)", soft_wrap=False)
+    console.print(verdict(comparison))
     for path, what in ((json_out, "results"), (csv_out, "per-epoch table"), (plot, "plot")):
         if path is not None:
             console.print(f"{what} written to {path}")

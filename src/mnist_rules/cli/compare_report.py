@@ -97,9 +97,13 @@ def accuracy_table(comparison: Comparison) -> Table:
     return table
 
 
-def terminal_curve(comparison: Comparison, width: int) -> Text:
-    """Test accuracy against epoch, one series per rule, with the target as a gridline."""
-    from uniplot import plot_to_string  # only when a curve is drawn
+def terminal_curve(comparison: Comparison, width: int) -> Text | None:
+    """Test accuracy against epoch, one series per rule, with the target as a gridline;
+    None where uniplot is not installed (an install made with --no-deps)."""
+    try:
+        from uniplot import plot_to_string  # only when a curve is drawn
+    except ImportError:
+        return None
 
     runs = comparison.runs
     curve = plot_to_string(
