@@ -47,9 +47,10 @@ def _accuracy_axis(ax, accs: Sequence[float], target: float) -> None:
     ax.set_ylabel("test accuracy (%), spaced by log(100 − acc)")  # noqa: RUF001 (typeset minus)
 
 
-def _readable_log_axis(axis, subs=(1.0, 2.0, 5.0)) -> None:
-    """Log ticks at 1, 2, 5 x 10^k (or `subs`), labelled as plain numbers (0.2, 50)."""
-    axis.set_major_locator(LogLocator(subs=subs))
+def _readable_log_axis(axis) -> None:
+    """Log ticks at 1, 2, 5 x 10^k, labelled as plain numbers (0.2, 50), for axes that
+    span a few decades; the per-update panel spans many and keeps 10^k labels."""
+    axis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
     axis.set_major_formatter(lambda v, _: f"{v:g}")
     axis.set_minor_formatter(NullFormatter())
 
@@ -184,7 +185,6 @@ def _update_loss_panel(ax, comparison: Comparison, update_losses) -> None:
         xscale="log",
         yscale="log",
     )
-    _readable_log_axis(ax.yaxis, subs=(1.0,))  # many decades: powers of ten only
 
 
 def save_figure(fig: Figure, path: Path) -> None:
