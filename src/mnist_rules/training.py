@@ -130,6 +130,7 @@ class TrainingRun:
 
         self.engine = create_engine(config.engine, build_mlp(config.seed), data, device, config.lr)
         self.chunks = plan_epoch(n, samples_per_update, config.chunk_size)
+        self.engine.plan(self.chunks)
         self.updates_per_epoch = rule.updates_per_epoch(n, batch_size)
         self._order_rng = torch.Generator().manual_seed(config.seed)
         # One tensor per finished epoch: the loss of each update, when recorded.
@@ -150,7 +151,7 @@ class TrainingRun:
             shuffle=config.shuffle,
             torch_version=torch.__version__,
             mnist_rules_version=mnist_rules.__version__,
-            threads=torch.get_num_threads(),
+            threads=self.engine.threads,
         )
 
     def next_order(self) -> torch.Tensor:

@@ -8,7 +8,12 @@ from mnist_rules.data import DATA_DIR_ENV, DatasetName
 from mnist_rules.device import DeviceChoice
 from mnist_rules.engines import EngineName
 
-Engine = typer.Option(EngineName.torch, "--engine", help="Implementation: torch (plain PyTorch).")
+Engine = typer.Option(
+    EngineName.torch,
+    "--engine",
+    help="torch: plain PyTorch (DataLoader, autograd, optim.SGD). tuned: the same SGD with"
+    " the data on the device, the backward written out and the updates fused.",
+)
 Device = typer.Option(DeviceChoice.auto, "--device", help="auto takes a CUDA GPU when present.")
 Dataset = typer.Option(DatasetName.mnist, "--dataset", help="Any set in MNIST's IDX format.")
 DataDir = typer.Option(

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 
 class EngineName(str, Enum):
     torch = "torch"
+    tuned = "tuned"
 
 
 def create_engine(
@@ -26,4 +27,8 @@ def create_engine(
         from mnist_rules.engines.torch_engine import TorchEngine
 
         return TorchEngine(model, data, device, lr)
+    if name is EngineName.tuned:
+        from mnist_rules.engines.tuned_engine import TunedEngine
+
+        return TunedEngine(model, data, device, lr)
     raise ValueError(f"unknown engine {name!r}")

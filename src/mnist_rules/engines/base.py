@@ -32,6 +32,15 @@ class Engine(ABC):
         self._update_loss = torch.zeros((), device=device)  # the update being built
         self._update_index = 0
 
+    def plan(self, chunks: Sequence[Chunk]) -> None:  # noqa: B027 (optional hook)
+        """Told the epoch plan once, before training: an engine may pick its path (and
+        CPU threads) from it."""
+
+    @property
+    def threads(self) -> int:
+        """CPU threads the engine trains with."""
+        return torch.get_num_threads()
+
     @abstractmethod
     def batches(self, order: torch.Tensor, chunks: Sequence[Chunk]) -> Iterable[Any]:
         """Yield, for each chunk in turn, the training samples at positions

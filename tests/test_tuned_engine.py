@@ -1,0 +1,129 @@
+"""The tuned engine does the torch engine's math: same seed and order, same weights
+(within float tolerance), losses and accuracy; checked micrograd-style against the
+plain engine (autograd + torch.optim.SGD) on the tiny generated set."""
+
+import json
+
+import pytest
+import torch
+
+from cli_runner import invoke
+from mnist_rules.engines.blocked_sample_sgd import BlockedSampleSgd
+from mnist_rules.engines.mlp_steps import MlpParams, chunk_step
+from mnist_rules.model import build_mlp
+from mnist_rules.rules import RuleName
+from mnist_rules.training import TrainConfig, TrainingRun, train
+
+
+def max_weight_diff(a, b):
+    return max((a[k] - b[k]).abs().max().item() for k in a)
+
+
+def both(tiny_data, **kw):
+    runs = {}
+    for engine in ("torch", "tuned"):
+        config = TrainConfig(engine=engine, device="cpu", record_update_losses=True, **kw)
+        runs[engine] = train(config, data=tiny_data)
+    return runs["torch"], runs["tuned"]
+
+
+@pytest.mark.parametrize(
+    "kw",
+    [
+        {"rule": RuleName.epoch, "chunk_size": 64},  # 8 chunks accumulate into one update
+        {"rule": RuleName.batch, "batch_size": 50},  # fused: each update is one chunk
+        {"rule": RuleName.batch, "batch_size": 150, "chunk_size": 64},  # updates of 3 chunks
+        {"rule": RuleName.sample},  # blocked first layer: 512 = 4 blocks of 128
+        {"rule": RuleName.sample, "train_subset": 200, "shuffle": True},  # a partial block
+    ],
+    ids=["epoch-chunked", "batch-fused", "batch-chunked", "sample", "sample-shuffled-partial"],
+)
+def test_tuned_engine_matches_the_torch_engine_after_three_epochs(tiny_data, kw):
+    plain, tuned = both(tiny_data, epochs=3, **kw)
+    assert max_weight_diff(plain.engine.weights(), tuned.engine.weights()) < 1e-5
+    for a, b in zip(plain.result.epochs, tuned.result.epochs, strict=True):
+        assert b.train_loss == pytest.approx(a.train_loss, rel=1e-5)
+        assert b.test_acc == a.test_acc and b.updates == a.updates
+    for a, b in zip(plain.update_losses, tuned.update_losses, strict=True):
+        assert a.shape == b.shape
+        torch.testing.assert_close(b, a, rtol=1e-5, atol=1e-6)
+    assert max_weight_diff(tuned.engine.weights(), build_mlp(0).state_dict()) > 1e-3  # moved
+
+
+def test_blocked_per_sample_sgd_equals_one_update_at_a_time():
+    torch.manual_seed(0)
+    x, labels = torch.rand(300, 784), torch.randint(0, 10, (300,))
+    onehot = torch.nn.functional.one_hot(labels, 10).float()
+    step_by_step, blocked = MlpParams(build_mlp(1)), MlpParams(build_mlp(1))
+    log_probs_a, log_probs_b = torch.empty(300, 10), torch.empty(300, 10)
+    for i in range(300):
+        chunk_step(
+            step_by_step, x[i : i + 1], onehot[i : i + 1], log_probs_a[i : i + 1], 1.0, 0.05, True
+        )
+    sgd = BlockedSampleSgd(blocked, 0.05, torch.device("cpu"), block=128)
+    for i in range(300):  # blocks of 128, 128 and 44
+        if i % 128 == 0:
+            sgd.start_block(x[i : i + 128])
+        sgd.step(onehot[i], log_probs_b[i])
+    for a, b in zip(step_by_step.tensors, blocked.tensors, strict=True):
+        torch.testing.assert_close(b, a, rtol=0, atol=1e-6)
+    torch.testing.assert_close(log_probs_b, log_probs_a, rtol=0, atol=1e-5)
+
+
+def test_inputs_are_bit_identical_to_totensor(tiny_data):
+    run = TrainingRun(TrainConfig(engine="tuned", device="cpu"), tiny_data)
+    idx = torch.tensor([3, 0, 511])
+    expected = torch.stack([tiny_data.train[i][0].reshape(-1) for i in idx.tolist()])
+    assert torch.equal(run.engine._inputs(idx), expected)
+    assert run.engine.images.dtype == torch.uint8  # decoded once, kept as bytes
+
+
+def test_evaluate_agrees_with_the_torch_engine_on_the_same_weights(tiny_data):
+    for seed in (0, 1):
+        accs = [
+            TrainingRun(TrainConfig(engine=e, device="cpu", seed=seed), tiny_data).engine.evaluate()
+            for e in ("torch", "tuned")
+        ]
+        assert accs[0] == accs[1]
+
+
+class ThreadsSeen:
+    """A reporter that notes the CPU threads in use while an epoch trains."""
+
+    def __init__(self):
+        self.seen = set()
+
+    def start_run(self, run, updates_per_epoch):
+        pass
+
+    def start_epoch(self, epoch, samples, updates):
+        pass
+
+    def advance(self, samples, updates, running_loss):
+        self.seen.add(torch.get_num_threads())
+
+    def end_epoch(self, result):
+        pass
+
+
+@pytest.mark.parametrize("rule", ["sample", "batch"])
+def test_threads_one_while_training_per_sample_steps_then_given_back(tiny_data, rule):
+    cores = torch.get_num_threads()
+    reporter = ThreadsSeen()
+    config = TrainConfig(rule=rule, engine="tuned", device="cpu", epochs=1)
+    trained = train(config, data=tiny_data, reporter=reporter)
+    expected = 1 if rule == "sample" else cores
+    assert reporter.seen == {expected} and trained.result.threads == expected
+    assert torch.get_num_threads() == cores  # the process keeps its setting
+
+
+def test_train_and_compare_run_with_the_tuned_engine(tiny_root, tmp_path):
+    out = tmp_path / "r.json"
+    args = ("--data-dir", tiny_root, "--device", "cpu", "--engine", "tuned", "--epochs", 1)
+    result = invoke("train", "--rule", "sample", *args, "--json", out)
+    assert result.exit_code == 0, result.output
+    data = json.loads(out.read_text())
+    assert (data["engine"], data["threads"], data["epochs"][0]["updates"]) == ("tuned", 1, 512)
+    result = invoke("compare", *args, "--json", out, "--quiet")
+    assert result.exit_code == 0, result.output
+    assert {r["engine"] for r in json.loads(out.read_text())["runs"]} == {"tuned"}
