@@ -49,3 +49,23 @@ def test_epoch_rule_between_25_and_55_after_ten_epochs_with_falling_loss(mnist):
     losses = [e.train_loss for e in result.epochs]
     assert all(later < earlier for earlier, later in itertools.pairwise(losses))
     assert 25.0 <= result.final.test_acc <= 55.0
+
+
+@pytest.mark.parametrize("rule,epochs", [(RuleName.batch, 1), (RuleName.epoch, 2)])
+def test_tuned_engine_gives_the_torch_engines_accuracy_within_a_tenth(mnist, rule, epochs):
+    accs = {}
+    for engine in ("torch", "tuned"):
+        config = TrainConfig(rule=rule, epochs=epochs, engine=engine, device="cpu")
+        accs[engine] = [e.test_acc for e in train(config, data=mnist).result.epochs]
+    assert accs["tuned"] == pytest.approx(accs["torch"], abs=0.1)
+
+
+def test_tuned_engine_sample_rule_95_after_one_epoch(mnist):
+    # Not compared with the torch engine to 0.1 points: 60,000 sequential updates are
+    # chaotic, and any reordering of the float arithmetic moves this figure. Measured
+    # after one epoch: torch engine 95.70%, tuned (block 128) 95.78%, tuned (block 64)
+    # 96.27%, plain autograd with inputs scaled by *(1/255) instead of /255, 95.67%.
+    config = TrainConfig(rule=RuleName.sample, epochs=1, engine="tuned", device="cpu")
+    result = train(config, data=mnist).result
+    assert result.epochs[0].updates == 60_000 and result.threads == 1
+    assert result.epochs[0].test_acc >= 95.0
