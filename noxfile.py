@@ -30,14 +30,22 @@ def tests(session: nox.Session) -> None:
 
 @nox.session
 def bench(session: nox.Session) -> None:
+    """Benchmarks, then two gates: the tuned/torch speed-ups measured in this run
+    (bench/speedups.py), and, where this machine has saved runs, no median more than
+    25% slower than the last of them."""
     session.install("-e", ".[dev]")
     Path(".benchmarks").mkdir(exist_ok=True)  # pytest-benchmark will not create it
+    saved = sorted(Path(".benchmarks").glob("*/[0-9][0-9][0-9][0-9]_*.json"))
+    compare = ["--benchmark-compare", "--benchmark-compare-fail=median:25%"] if saved else []
     session.run(
         "pytest",
         "bench",
         "--benchmark-only",
         "--benchmark-group-by=group",
         "--benchmark-columns=min,median,max,stddev,rounds",
+        "--benchmark-autosave",
         "--benchmark-json=.benchmarks/latest.json",
+        *compare,
         *session.posargs,
     )
+    session.run("python", "bench/speedups.py", ".benchmarks/latest.json")
