@@ -55,19 +55,19 @@ def test_blocked_per_sample_sgd_equals_one_update_at_a_time():
     x, labels = torch.rand(300, 784), torch.randint(0, 10, (300,))
     onehot = torch.nn.functional.one_hot(labels, 10).float()
     step_by_step, blocked = MlpParams(build_mlp(1)), MlpParams(build_mlp(1))
-    log_probs_a, log_probs_b = torch.empty(300, 10), torch.empty(300, 10)
+    logits_a, logits_b = torch.empty(300, 10), torch.empty(300, 10)
     for i in range(300):
         chunk_step(
-            step_by_step, x[i : i + 1], onehot[i : i + 1], log_probs_a[i : i + 1], 1.0, 0.05, True
+            step_by_step, x[i : i + 1], onehot[i : i + 1], logits_a[i : i + 1], 1.0, 0.05, True
         )
     sgd = BlockedSampleSgd(blocked, 0.05, torch.device("cpu"), block=128)
     for i in range(300):  # blocks of 128, 128 and 44
         if i % 128 == 0:
             sgd.start_block(x[i : i + 128])
-        sgd.step(onehot[i], log_probs_b[i])
+        sgd.step(onehot[i], logits_b[i])
     for a, b in zip(step_by_step.tensors, blocked.tensors, strict=True):
         torch.testing.assert_close(b, a, rtol=0, atol=1e-6)
-    torch.testing.assert_close(log_probs_b, log_probs_a, rtol=0, atol=1e-5)
+    torch.testing.assert_close(logits_b, logits_a, rtol=0, atol=1e-5)
 
 
 def test_inputs_are_bit_identical_to_totensor(tiny_data):

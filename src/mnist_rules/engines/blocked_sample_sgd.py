@@ -52,15 +52,14 @@ class BlockedSampleSgd:
         self.gram[:size, :size].copy_(x @ x.t()).add_(1.0)  # + 1: the bias's input
         self.inputs, self.k, self.size = x, 0, size
 
-    def step(self, onehot: torch.Tensor, log_probs_out: torch.Tensor) -> None:
-        """One sample's update (the block's k-th), writing its log-probabilities."""
+    def step(self, onehot: torch.Tensor, logits_out: torch.Tensor) -> None:
+        """One sample's update (the block's k-th), writing its logits."""
         p, lr, k = self.p, self.lr, self.k
         h1 = torch.addmv(self.pre_rows[k], self.signal_prefix_t[k], self.gram_prefix[k], alpha=-lr)
         a1 = h1.relu_()
         a2 = torch.addmv(p.b2, p.w2, a1).relu_()
-        z = torch.addmv(p.b3, p.w3, a2)
-        log_probs = torch.log_softmax(z, 0, out=log_probs_out)
-        dz = log_probs.exp().sub_(onehot)
+        z = torch.addmv(p.b3, p.w3, a2, out=logits_out)
+        dz = torch.softmax(z, 0).sub_(onehot)  # d(cross-entropy)/dz
         dh2 = threshold_backward(torch.mv(p.w3t, dz), a2, 0)
         _threshold_backward_out(torch.mv(p.w2t, dh2), a1, 0, grad_input=self.signal_rows[k])
         p.w3.addr_(dz, a2, alpha=-lr)

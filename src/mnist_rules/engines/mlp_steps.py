@@ -35,21 +35,20 @@ def chunk_step(
     p: MlpParams,
     x: torch.Tensor,
     onehot: torch.Tensor,
-    log_probs_out: torch.Tensor,
+    logits_out: torch.Tensor,
     weight: float,
     lr: float,
     apply: bool,
 ) -> None:
     """One chunk of an update: forward, backward, and either the fused update (the
     chunk is the whole update: weight 1, apply) or gradient accumulation, applied
-    with `apply` on the update's last chunk. The chunk's log-probabilities are written
-    to `log_probs_out` (its losses are read from there once per epoch)."""
+    with `apply` on the update's last chunk. The chunk's logits are written to
+    `logits_out` (its losses are computed from there once per epoch)."""
     a1 = torch.addmm(p.b1, x, p.w1t).relu_()
     a2 = torch.addmm(p.b2, a1, p.w2t).relu_()
-    z = torch.addmm(p.b3, a2, p.w3t)
-    log_probs = torch.log_softmax(z, 1, out=log_probs_out)
+    z = torch.addmm(p.b3, a2, p.w3t, out=logits_out)
     # d(mean CE)/dz = (softmax - onehot) / B, scaled by the chunk's share of the update
-    dz = log_probs.exp().sub_(onehot).mul_(weight / x.shape[0])
+    dz = torch.softmax(z, 1).sub_(onehot).mul_(weight / x.shape[0])
     dh2 = threshold_backward(dz @ p.w3, a2, 0)
     dh1 = threshold_backward(dh2 @ p.w2, a1, 0)
     layers = ((dz, a2, 4), (dh2, a1, 2), (dh1, x, 0))  # (grad out, input, index of W)

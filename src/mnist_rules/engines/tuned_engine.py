@@ -6,8 +6,8 @@
 - Math: the MLP's backward written out (engines.mlp_steps), the update fused into it;
   per-sample SGD defers the first layer's updates a block at a time
   (engines.blocked_sample_sgd), which is where that rule's time went.
-- No host sync per step: each sample's log-probabilities are written into one device
-  tensor; losses are computed from it when the loop asks (once per epoch, and at the
+- No host sync per step: each sample's logits are written into one device tensor;
+  losses are computed from it when the loop asks (once per epoch, and at the
   reporter's refreshes).
 - CPU threads: one while training per-sample steps (measured faster than two: a
   step's ops are too small to split), all cores otherwise; set for the epoch's loop
@@ -50,7 +50,7 @@ class TunedEngine(Engine):
         test = data.test
         self.test_images = to_device(test.data.reshape(len(test), -1).contiguous(), device)
         self.test_labels = to_device(test.targets, device)
-        self._log_probs = torch.zeros(n, CLASSES, device=device)
+        self._logits = torch.zeros(n, CLASSES, device=device)
         self._onehot = torch.zeros(n, CLASSES, device=device)
         self._done = 0  # samples of this epoch trained so far (a host counter)
         self._per_sample = False
@@ -84,27 +84,28 @@ class TunedEngine(Engine):
     def _chunks(self, order: torch.Tensor, chunks: Sequence[Chunk]) -> Iterator:
         for c in chunks:
             x = self._inputs(order[c.start : c.stop])
-            yield x, self._onehot[c.start : c.stop], self._log_probs[c.start : c.stop]
+            yield x, self._onehot[c.start : c.stop], self._logits[c.start : c.stop]
 
     def _samples(self, order: torch.Tensor, chunks: Sequence[Chunk]) -> Iterator:
-        onehot_rows, log_prob_rows = self._onehot.unbind(0), self._log_probs.unbind(0)
+        onehot_rows, logit_rows = self._onehot.unbind(0), self._logits.unbind(0)
         block = self._blocked.block
         for c in chunks:
             i = c.start
             if i % block == 0:  # runs before the step at i: the block before it is applied
                 self._blocked.start_block(self._inputs(order[i : i + block]))
-            yield onehot_rows[i], log_prob_rows[i]
+            yield onehot_rows[i], logit_rows[i]
 
     def step(self, batch, chunk: Chunk) -> None:
         if self._per_sample:
             self._blocked.step(*batch)
         else:
-            x, onehot, log_probs_out = batch
-            chunk_step(self.params, x, onehot, log_probs_out, chunk.weight, self.lr, chunk.last)
+            x, onehot, logits_out = batch
+            chunk_step(self.params, x, onehot, logits_out, chunk.weight, self.lr, chunk.last)
         self._done = chunk.stop
 
     def _sample_losses(self, upto: int) -> torch.Tensor:
-        return -(self._log_probs[:upto] * self._onehot[:upto]).sum(1)
+        log_probs = torch.log_softmax(self._logits[:upto], 1)
+        return -(log_probs * self._onehot[:upto]).sum(1)
 
     def running_loss(self) -> float:
         return self._sample_losses(self._done).mean().item() if self._done else 0.0
