@@ -7,7 +7,6 @@ from rich.table import Table
 from rich.text import Text
 
 from mnist_rules.comparison import Comparison, median_epoch_seconds, overfit_peak
-from mnist_rules.rules import RULES, RuleName
 
 PEAK = "▲"
 FIRST_AT_TARGET = "*"
@@ -38,12 +37,11 @@ def summary_table(comparison: Comparison) -> Table:
     for run in comparison.runs:
         hit = reached[run.rule]
         peak = overfit_peak(run)
-        updates = RULES[RuleName(run.rule)].updates_per_epoch(run.train_size, run.batch_size)
         table.add_row(
             run.rule,
             f"{run.lr:g}",
             f"{run.batch_size:,}",
-            f"{updates:,}",
+            f"{run.final.updates:,}",  # as recorded: 1, ceil(N/b) or N
             f"{median_epoch_seconds(run):.2f}",
             f"{run.total_train_seconds:.1f}",
             f"{run.final.test_acc:.2f}",

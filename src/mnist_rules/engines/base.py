@@ -26,11 +26,6 @@ class Engine(ABC):
     def __init__(self, model: nn.Module, data: MnistData, device: torch.device, lr: float):
         self.model = model.to(device)
         self.device = device
-        self._loss_sum = torch.zeros((), device=device)
-        self._loss_samples = 0  # a host counter: reading it costs no sync
-        self._update_losses: torch.Tensor | None = None  # set by record_update_losses
-        self._update_loss = torch.zeros((), device=device)  # the update being built
-        self._update_index = 0
 
     def plan(self, chunks: Sequence[Chunk]) -> None:  # noqa: B027 (optional hook)
         """Told the epoch plan once, before training: an engine may pick its path (and
@@ -55,46 +50,22 @@ class Engine(ABC):
     def evaluate(self) -> float:
         """Test accuracy in percent, over the whole test set."""
 
+    @abstractmethod
     def record_update_losses(self, updates_per_epoch: int) -> None:
         """From now on, keep the mean loss of each update (before it is applied)."""
-        self._update_losses = torch.zeros(updates_per_epoch, device=self.device)
-        self._update_index = 0
 
-    def _record_loss(self, mean_loss: torch.Tensor, chunk: Chunk) -> None:
-        loss = mean_loss.detach()
-        self._loss_sum += loss * chunk.size
-        self._loss_samples += chunk.size
-        if self._update_losses is None:
-            return
-        if chunk.weight == 1.0:  # the whole update in one chunk: one device op, no sync
-            self._update_losses[self._update_index] = loss
-        else:  # the update's mean loss is the weighted sum of its chunks' means
-            self._update_loss += loss * chunk.weight
-            if chunk.last:
-                self._update_losses[self._update_index] = self._update_loss
-                self._update_loss.zero_()
-        self._update_index += chunk.last
-
+    @abstractmethod
     def take_update_losses(self) -> torch.Tensor:
         """The epoch's per-update losses, on the host (a sync), and reset. Empty unless
         record_update_losses was called."""
-        if self._update_losses is None:
-            return torch.zeros(0)
-        # copy=True: on the CPU, .cpu() would return a view the next epoch overwrites
-        losses = self._update_losses[: self._update_index].to("cpu", copy=True)
-        self._update_index = 0
-        return losses
 
+    @abstractmethod
     def running_loss(self) -> float:
         """Mean loss of the epoch so far. Synchronises the device: call it rarely."""
-        return self._loss_sum.item() / max(1, self._loss_samples)
 
+    @abstractmethod
     def take_epoch_loss(self) -> float:
         """Mean loss over the epoch's samples, and reset for the next epoch."""
-        loss = self.running_loss()
-        self._loss_sum.zero_()
-        self._loss_samples = 0
-        return loss
 
     def weights(self) -> dict[str, torch.Tensor]:
         """The model's state_dict, on the CPU."""
