@@ -50,24 +50,62 @@ def test_tuned_engine_matches_the_torch_engine_after_three_epochs(tiny_data, kw)
     assert max_weight_diff(tuned.engine.weights(), build_mlp(0).state_dict()) > 1e-3  # moved
 
 
-def test_blocked_per_sample_sgd_equals_one_update_at_a_time():
+def per_sample_both_ways(seed, samples, steps, block):
+    """`steps` per-sample updates from build_mlp(seed) on random data, one at a time
+    (chunk_step) and blocked: (step-by-step params, blocked params, their logits)."""
     torch.manual_seed(0)
-    x, labels = torch.rand(300, 784), torch.randint(0, 10, (300,))
+    x, labels = torch.rand(samples, 784), torch.randint(0, 10, (samples,))
     onehot = torch.nn.functional.one_hot(labels, 10).float()
-    step_by_step, blocked = MlpParams(build_mlp(1)), MlpParams(build_mlp(1))
-    logits_a, logits_b = torch.empty(300, 10), torch.empty(300, 10)
-    for i in range(300):
+    step_by_step, blocked = MlpParams(build_mlp(seed)), MlpParams(build_mlp(seed))
+    logits_a, logits_b = torch.zeros(samples, 10), torch.zeros(samples, 10)
+    for i in range(steps):
         chunk_step(
-            step_by_step, x[i : i + 1], onehot[i : i + 1], logits_a[i : i + 1], 1.0, 0.05, True
+            step_by_step, x[i : i + 1], onehot[i : i + 1], logits_a[i : i + 1], 1, 0.05, True
         )
-    sgd = BlockedSampleSgd(blocked, 0.05, torch.device("cpu"), block=128)
-    for i in range(300):  # blocks of 128, 128 and 44
-        if i % 128 == 0:
-            sgd.start_block(x[i : i + 128])
+    sgd = BlockedSampleSgd(blocked, 0.05, torch.device("cpu"), block=block, block_threads=1)
+    sgd.begin()
+    for i in range(steps):
+        if i % block == 0:
+            sgd.next_block(x[i : i + block])
         sgd.step(onehot[i], logits_b[i])
-    for a, b in zip(step_by_step.tensors, blocked.tensors, strict=True):
+    sgd.end()
+    return step_by_step, blocked, logits_a, logits_b
+
+
+def test_blocked_per_sample_sgd_equals_one_update_at_a_time():
+    step_by_step, blocked, logits_a, logits_b = per_sample_both_ways(1, 300, 300, 128)
+    for a, b in zip(step_by_step.tensors, blocked.tensors, strict=True):  # blocks 128, 128, 44
         torch.testing.assert_close(b, a, rtol=0, atol=1e-6)
     torch.testing.assert_close(logits_b, logits_a, rtol=0, atol=1e-5)
+
+
+def test_a_block_cut_short_leaves_the_model_after_every_step_taken():
+    """An epoch that stops mid-block (Ctrl-C, an error): end() applies the steps taken."""
+    # The third block (samples 128..191) stops after 42 of its 64 steps.
+    step_by_step, blocked, _, _ = per_sample_both_ways(2, 200, 170, 64)
+    for a, b in zip(step_by_step.tensors, blocked.tensors, strict=True):
+        torch.testing.assert_close(b, a, rtol=0, atol=1e-6)
+
+
+def test_block_gemm_threads_are_set_for_the_gemms_only():
+    cores = torch.get_num_threads()
+    seen = []
+    p = MlpParams(build_mlp(0))
+    sgd = BlockedSampleSgd(p, 0.01, torch.device("cpu"), block=4, block_threads=cores + 1)
+    original_addmm = torch.addmm
+
+    def spy(*args, **kwargs):
+        seen.append(torch.get_num_threads())
+        return original_addmm(*args, **kwargs)
+
+    torch.addmm = spy
+    try:
+        sgd.begin()
+        sgd.next_block(torch.rand(4, 784))
+    finally:
+        torch.addmm = original_addmm
+    sgd.end()
+    assert seen == [cores + 1] and torch.get_num_threads() == cores
 
 
 def test_inputs_are_bit_identical_to_totensor(tiny_data):

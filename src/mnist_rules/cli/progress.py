@@ -82,7 +82,8 @@ class RichReporter:
             f" {count(run.batch_size, 'sample')} per update,"
             f" {count(updates_per_epoch, 'update')} per epoch;"
             f" {run.dataset} {run.train_size:,} train / {run.test_size:,} test;"
-            f" {run.engine} engine on {run.device} ({run.device_name}, {run.threads} threads);"
+            f" {run.engine} engine on {run.device}"
+            f" ({run.device_name}, {count(run.threads, 'thread')});"
             f" seed {run.seed}"
         )
 

@@ -10,8 +10,9 @@
   losses are computed from it when the loop asks (once per epoch, and at the
   reporter's refreshes).
 - CPU threads: one while training per-sample steps (measured faster than two: a
-  step's ops are too small to split), all cores otherwise; set for the epoch's loop
-  only, so evaluation and whatever runs next keep the process's setting.
+  step's ops are too small to split) except for the per-block GEMMs, which use all
+  cores; all cores for the other rules. Set for the epoch's loop only, so evaluation
+  and whatever runs next keep the process's setting.
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 
 import torch
-import torch.nn.functional as F
 
 from mnist_rules.engines.base import Engine
 from mnist_rules.engines.blocked_sample_sgd import BlockedSampleSgd
@@ -53,6 +53,7 @@ class TunedEngine(Engine):
         self._logits = torch.zeros(n, CLASSES, device=device)
         self._onehot = torch.zeros(n, CLASSES, device=device)
         self._done = 0  # samples of this epoch trained so far (a host counter)
+        self._rows: list[tuple[torch.Tensor, torch.Tensor]] | None = None  # per-sample views
         self._per_sample = False
         self._samples_per_update = n
         self._keep_update_losses = False
@@ -64,14 +65,18 @@ class TunedEngine(Engine):
         first = chunks[0]
         self._per_sample = first.size == 1 and first.last
         self._samples_per_update = next(c.stop for c in chunks if c.last)
-        self._train_threads = 1 if self._per_sample else torch.get_num_threads()
+        cores = torch.get_num_threads()
+        self._train_threads = 1 if self._per_sample else cores
+        if self.device.type == "cpu":  # the per-block GEMMs are big enough to share
+            self._blocked.block_threads = cores
 
     def _inputs(self, idx: torch.Tensor) -> torch.Tensor:
         return self.images[idx].float().div_(255)  # as ToTensor: float(u8) / 255
 
     def batches(self, order: torch.Tensor, chunks: Sequence[Chunk]) -> Iterator:
         order = order.to(self.device)
-        self._onehot = F.one_hot(self.labels[order], CLASSES).float()  # in training order
+        # One-hot labels in training order, written into the buffer the row views see.
+        self._onehot.zero_().scatter_(1, self.labels[order].unsqueeze(1), 1.0)
         self._done = 0
         threads = torch.get_num_threads()
         if self.device.type == "cpu":
@@ -87,13 +92,19 @@ class TunedEngine(Engine):
             yield x, self._onehot[c.start : c.stop], self._logits[c.start : c.stop]
 
     def _samples(self, order: torch.Tensor, chunks: Sequence[Chunk]) -> Iterator:
-        onehot_rows, logit_rows = self._onehot.unbind(0), self._logits.unbind(0)
-        block = self._blocked.block
-        for c in chunks:
-            i = c.start
-            if i % block == 0:  # runs before the step at i: the block before it is applied
-                self._blocked.start_block(self._inputs(order[i : i + block]))
-            yield onehot_rows[i], logit_rows[i]
+        if self._rows is None:  # 2 x 60,000 views: made once, not every epoch
+            self._rows = list(zip(self._onehot.unbind(0), self._logits.unbind(0), strict=True))
+        rows = self._rows
+        sgd = self._blocked
+        sgd.begin()
+        try:
+            for c in chunks:
+                i = c.start
+                if i % sgd.block == 0:
+                    sgd.next_block(self._inputs(order[i : i + sgd.block]))
+                yield rows[i]  # (one-hot label, logits out)
+        finally:  # also when the loop stops early: the model holds every step taken
+            sgd.end()
 
     def step(self, batch, chunk: Chunk) -> None:
         if self._per_sample:
