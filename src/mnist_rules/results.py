@@ -42,6 +42,7 @@ class RunResult:
     torch_version: str
     mnist_rules_version: str
     threads: int
+    step_mode: str = "eager"  # the tuned engine's: eager, graph or compiled
     epochs: list[EpochResult] = field(default_factory=list)
     schema_version: int = SCHEMA_VERSION
 

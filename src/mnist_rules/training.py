@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +24,7 @@ import mnist_rules
 from mnist_rules import data as data_mod
 from mnist_rules.data import DatasetName, MnistData
 from mnist_rules.device import DeviceChoice, describe, resolve_device
-from mnist_rules.engines import EngineName, create_engine
+from mnist_rules.engines import EngineName, StepMode, create_engine
 from mnist_rules.errors import UsageError
 from mnist_rules.model import build_mlp
 from mnist_rules.results import EpochResult, RunResult
@@ -47,6 +48,9 @@ class TrainConfig:
     shuffle: bool | None = None  # None: the rule's default (batch reshuffles, others don't)
     seed: int = 0
     engine: EngineName = EngineName.torch
+    # The tuned engine's step launches (engines.capture). The CLI's --compile asks for
+    # graph: CUDA graphs, which on CPU fall back to eager with a warning.
+    step_mode: StepMode = StepMode.eager
     device: DeviceChoice = DeviceChoice.auto
     dataset: DatasetName = DatasetName.mnist
     data_dir: Path | None = None
@@ -59,6 +63,12 @@ class TrainConfig:
         # Plain strings are accepted too ("batch", "cpu"), for scripts and tests.
         self.rule = RuleName(self.rule)
         self.engine = EngineName(self.engine)
+        self.step_mode = StepMode(self.step_mode)
+        if self.engine is EngineName.torch and self.step_mode is not StepMode.eager:
+            raise UsageError(
+                "--compile applies to --engine tuned: the torch engine is the plain"
+                " PyTorch baseline and runs op by op."
+            )
         self.device = DeviceChoice(self.device)
         self.dataset = DatasetName(self.dataset)
         rule = RULES[self.rule]
@@ -128,7 +138,18 @@ class TrainingRun:
             )
         samples_per_update = rule.samples_per_update(n, batch_size)
 
-        self.engine = create_engine(config.engine, build_mlp(config.seed), data, device, config.lr)
+        step_mode = config.step_mode
+        if step_mode is StepMode.graph and device.type != "cuda":
+            warnings.warn(
+                f"--compile: CUDA graphs need a CUDA device; the tuned engine runs eagerly"
+                f" on {device.type}.",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+            step_mode = StepMode.eager
+        self.engine = create_engine(
+            config.engine, build_mlp(config.seed), data, device, config.lr, step_mode
+        )
         self.chunks = plan_epoch(n, samples_per_update, config.chunk_size)
         self.engine.plan(self.chunks)
         self.updates_per_epoch = rule.updates_per_epoch(n, batch_size)
@@ -152,6 +173,7 @@ class TrainingRun:
             torch_version=torch.__version__,
             mnist_rules_version=mnist_rules.__version__,
             threads=self.engine.threads,
+            step_mode=step_mode.value,
         )
 
     def next_order(self) -> torch.Tensor:

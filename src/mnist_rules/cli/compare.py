@@ -12,7 +12,7 @@ from mnist_rules.cli import options
 from mnist_rules.cli.errors import friendly_errors
 from mnist_rules.data import DatasetName
 from mnist_rules.device import DeviceChoice
-from mnist_rules.engines import EngineName
+from mnist_rules.engines import EngineName, StepMode
 from mnist_rules.errors import UsageError
 from mnist_rules.rules import DEFAULT_BATCH_SIZE, RuleName
 
@@ -65,6 +65,7 @@ def compare(
         help="Record the loss of every update and plot it (a fourth panel; needs --plot).",
     ),
     engine: EngineName = options.Engine,
+    compile_steps: bool = options.Compile,
     device: DeviceChoice = options.Device,
     dataset: DatasetName = options.Dataset,
     data_dir: Path | None = options.DataDir,
@@ -120,6 +121,7 @@ def compare(
             batch_size=batch_size if rule is RuleName.batch else None,
             seed=seed,  # the same seed: every rule starts from the same weights
             engine=engine,
+            step_mode=StepMode.graph if compile_steps else StepMode.eager,
             device=device,
             dataset=dataset,
             record_update_losses=update_losses,

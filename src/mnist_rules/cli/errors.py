@@ -1,9 +1,11 @@
 """One way to fail for every command: a one-paragraph message on stderr and an exit
-code (2 usage, 1 other, 130 interrupted); a traceback only with --debug."""
+code (2 usage, 1 other, 130 interrupted); a traceback only with --debug. Warnings
+(a fallback taken, say) are one line on stderr too."""
 
 from __future__ import annotations
 
 import functools
+import warnings
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -29,6 +31,14 @@ def print_error(message: str) -> None:
     Console(stderr=True).print(Text.assemble(("error: ", "bold red"), message), soft_wrap=True)
 
 
+def print_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """warnings.showwarning for the CLI: one line on stderr, no source location."""
+    from rich.console import Console
+    from rich.text import Text
+
+    Console(stderr=True).print(Text.assemble(("warning: ", "yellow"), str(message)), soft_wrap=True)
+
+
 def _is_cli_control_flow(exc: BaseException) -> bool:
     # typer.Exit/Abort, and click-style usage errors (which format their own message):
     # Typer handles these itself. Duck-typed because Typer may vendor click or not.
@@ -39,7 +49,10 @@ def friendly_errors(command: F) -> F:
     @functools.wraps(command)
     def wrapper(*args, **kwargs):
         try:
-            return command(*args, **kwargs)
+            with warnings.catch_warnings():
+                if not state.debug:
+                    warnings.showwarning = print_warning
+                return command(*args, **kwargs)
         except UserError as exc:
             if state.debug:
                 raise

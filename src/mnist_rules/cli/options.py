@@ -14,6 +14,12 @@ Engine = typer.Option(
     help="torch: plain PyTorch (DataLoader, autograd, optim.SGD). tuned: the same SGD with"
     " the data on the device, the backward written out and the updates fused.",
 )
+Compile = typer.Option(
+    False,
+    "--compile/--no-compile",
+    help="Tuned engine on CUDA: replay each step (a block of 128 per-sample steps, or one"
+    " chunk) as a CUDA graph. Elsewhere: a warning, and eager steps.",
+)
 Device = typer.Option(DeviceChoice.auto, "--device", help="auto takes a CUDA GPU when present.")
 Dataset = typer.Option(DatasetName.mnist, "--dataset", help="Any set in MNIST's IDX format.")
 DataDir = typer.Option(

@@ -11,7 +11,7 @@ from mnist_rules.cli import options
 from mnist_rules.cli.errors import friendly_errors
 from mnist_rules.data import DatasetName
 from mnist_rules.device import DeviceChoice
-from mnist_rules.engines import EngineName
+from mnist_rules.engines import EngineName, StepMode
 from mnist_rules.errors import UsageError, UserError
 from mnist_rules.rules import DEFAULT_BATCH_SIZE, RuleName
 
@@ -43,6 +43,7 @@ def train(
         show_default=False,
     ),
     engine: EngineName = options.Engine,
+    compile_steps: bool = options.Compile,
     device: DeviceChoice = options.Device,
     dataset: DatasetName = options.Dataset,
     data_dir: Path | None = options.DataDir,
@@ -89,6 +90,7 @@ def train(
         shuffle=shuffle,
         seed=seed,
         engine=engine,
+        step_mode=StepMode.graph if compile_steps else StepMode.eager,
         device=device,
         dataset=dataset,
         data_dir=data_dir,

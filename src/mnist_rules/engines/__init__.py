@@ -20,15 +20,31 @@ class EngineName(str, Enum):
     tuned = "tuned"
 
 
+class StepMode(str, Enum):
+    """How the tuned engine launches its steps (engines.capture): op by op, as CUDA
+    graphs, or through torch.compile."""
+
+    eager = "eager"
+    graph = "graph"
+    compiled = "compiled"
+
+
 def create_engine(
-    name: EngineName, model: nn.Module, data: MnistData, device: torch.device, lr: float
+    name: EngineName,
+    model: nn.Module,
+    data: MnistData,
+    device: torch.device,
+    lr: float,
+    step_mode: StepMode = StepMode.eager,
 ) -> Engine:
     if name is EngineName.torch:
+        if step_mode is not StepMode.eager:
+            raise ValueError("the torch engine runs eagerly only")
         from mnist_rules.engines.torch_engine import TorchEngine
 
         return TorchEngine(model, data, device, lr)
     if name is EngineName.tuned:
         from mnist_rules.engines.tuned_engine import TunedEngine
 
-        return TunedEngine(model, data, device, lr)
+        return TunedEngine(model, data, device, lr, step_mode)
     raise ValueError(f"unknown engine {name!r}")

@@ -97,11 +97,15 @@ class BlockedSampleSgd:
             self.gram[:size, :size].copy_(x @ x.t()).add_(1.0)  # + 1: the bias's input
         self.inputs, self.k = x, 0
 
+    def finish_block(self) -> None:
+        """Apply the steps taken since the block started to the first layer now."""
+        with _threads(self.block_threads):
+            self._apply_first_layer()
+
     def end(self) -> None:
         """Apply the first layer's pending updates and write layers 2 and 3 back: `p` is
         the model after every step so far (also when a block was cut short)."""
-        with _threads(self.block_threads):
-            self._apply_first_layer()
+        self.finish_block()
         p = self.p
         for aug, w, b in ((self.w2a, p.w2, p.b2), (self.w3a, p.w3, p.b3)):
             w.copy_(aug[:, :-1])

@@ -17,12 +17,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 import torch
 
+from mnist_rules.engines import StepMode
 from mnist_rules.engines.base import Engine
-from mnist_rules.engines.blocked_sample_sgd import BlockedSampleSgd
+from mnist_rules.engines.blocked_sample_sgd import BLOCK, BlockedSampleSgd
+from mnist_rules.engines.capture import LazyUnit
 from mnist_rules.engines.mlp_steps import MlpParams, chunk_step
 from mnist_rules.rules import Chunk
 
@@ -40,9 +42,10 @@ def to_device(t: torch.Tensor, device: torch.device) -> torch.Tensor:
 class TunedEngine(Engine):
     name = "tuned"
 
-    def __init__(self, model, data, device, lr):
+    def __init__(self, model, data, device, lr, step_mode=StepMode.eager, block=None):
         super().__init__(model, data, device, lr)
-        self.lr = lr
+        block = block or BLOCK
+        self.lr, self.step_mode = lr, StepMode(step_mode)
         self.params = MlpParams(self.model)
         n = data.train_size
         self.images = to_device(data.train_images.reshape(n, -1).contiguous(), device)
@@ -50,16 +53,26 @@ class TunedEngine(Engine):
         test = data.test
         self.test_images = to_device(test.data.reshape(len(test), -1).contiguous(), device)
         self.test_labels = to_device(test.targets, device)
-        self._logits = torch.zeros(n, CLASSES, device=device)
+        # Static buffers (fixed addresses: captured units read and write them): the
+        # epoch's order, each position's one-hot label and logits, and where a unit starts.
+        self._order = torch.zeros(n, dtype=torch.long, device=device)
         self._onehot = torch.zeros(n, CLASSES, device=device)
+        self._logits = torch.zeros(n, CLASSES, device=device)
+        self._start = torch.zeros((), dtype=torch.long, device=device)
+        self._arange = torch.arange(max(n, block), device=device)
         self._done = 0  # samples of this epoch trained so far (a host counter)
         self._rows: list[tuple[torch.Tensor, torch.Tensor]] | None = None  # per-sample views
         self._per_sample = False
         self._samples_per_update = n
         self._keep_update_losses = False
         self._epoch_sample_losses: torch.Tensor | None = None
-        self._blocked = BlockedSampleSgd(self.params, lr, device)
+        self._blocked = BlockedSampleSgd(self.params, lr, device, block)
         self._train_threads = torch.get_num_threads()
+        self._units: dict[tuple, LazyUnit] = {}
+        # Graph and compiled modes run a whole block of per-sample steps as one unit:
+        # the block's steps wait until its last position, then run at once.
+        self._deferred_block: int | None = None  # the waiting block's first position
+        self._deferred_steps = 0
 
     def plan(self, chunks: Sequence[Chunk]) -> None:
         first = chunks[0]
@@ -73,45 +86,113 @@ class TunedEngine(Engine):
     def _inputs(self, idx: torch.Tensor) -> torch.Tensor:
         return self.images[idx].float().div_(255)  # as ToTensor: float(u8) / 255
 
+    def _unit(self, key: tuple, make: Callable[[], Callable[[], None]]) -> LazyUnit:
+        """The unit for `key`, its function made by `make` on first use. `state`: what
+        a graph capture's warm-up changes and must give back."""
+        if key not in self._units:
+            p, sgd = self.params, self._blocked
+            state = [*p.tensors, *p.grads, sgd.w2a, sgd.w3a]
+            self._units[key] = LazyUnit(make(), self.step_mode, self.device, state)
+        return self._units[key]
+
     def batches(self, order: torch.Tensor, chunks: Sequence[Chunk]) -> Iterator:
-        order = order.to(self.device)
+        self._order.copy_(order)
         # One-hot labels in training order, written into the buffer the row views see.
-        self._onehot.zero_().scatter_(1, self.labels[order].unsqueeze(1), 1.0)
+        self._onehot.zero_().scatter_(1, self.labels[self._order].unsqueeze(1), 1.0)
         self._done = 0
         threads = torch.get_num_threads()
         if self.device.type == "cpu":
             torch.set_num_threads(self._train_threads)
         try:
-            yield from (self._samples if self._per_sample else self._chunks)(order, chunks)
+            yield from (self._samples if self._per_sample else self._chunks)(chunks)
         finally:  # also when the loop stops early: the process gets its threads back
             torch.set_num_threads(threads)
 
-    def _chunks(self, order: torch.Tensor, chunks: Sequence[Chunk]) -> Iterator:
+    def _chunks(self, chunks: Sequence[Chunk]) -> Iterator:
         for c in chunks:
-            x = self._inputs(order[c.start : c.stop])
-            yield x, self._onehot[c.start : c.stop], self._logits[c.start : c.stop]
+            yield c.start, c.stop  # the data is on the device: positions are enough
 
-    def _samples(self, order: torch.Tensor, chunks: Sequence[Chunk]) -> Iterator:
+    def _chunk_fn(self, size: int, weight: float, apply: bool) -> Callable[[], None]:
+        """One chunk's forward, backward and update, from position self._start."""
+        logits = torch.empty(size, CLASSES, device=self.device)
+
+        def run() -> None:
+            pos = self._arange[:size] + self._start
+            x = self._inputs(self._order[pos])
+            chunk_step(self.params, x, self._onehot[pos], logits, weight, self.lr, apply)
+            self._logits.index_copy_(0, pos, logits)
+
+        return run
+
+    def _samples(self, chunks: Sequence[Chunk]) -> Iterator:
         if self._rows is None:  # 2 x 60,000 views: made once, not every epoch
             self._rows = list(zip(self._onehot.unbind(0), self._logits.unbind(0), strict=True))
-        rows = self._rows
-        sgd = self._blocked
+        rows, sgd, n = self._rows, self._blocked, len(self._order)
+        defer = self.step_mode is not StepMode.eager
         sgd.begin()
         try:
             for c in chunks:
                 i = c.start
                 if i % sgd.block == 0:
-                    sgd.next_block(self._inputs(order[i : i + sgd.block]))
+                    size = min(sgd.block, n - i)
+                    if defer and size == sgd.block:  # a whole block: one unit, at its end
+                        self._deferred_block, self._deferred_steps = i, 0
+                    else:  # eager, or the epoch's last, short block: step by step
+                        sgd.next_block(self._inputs(self._order[i : i + size]))
                 yield rows[i]  # (one-hot label, logits out)
         finally:  # also when the loop stops early: the model holds every step taken
+            self._run_deferred_steps(rows)
             sgd.end()
 
+    def _block_fn(self) -> Callable[[], None]:
+        """A whole block of per-sample steps from position self._start, first layer
+        applied at its end."""
+        sgd = self._blocked
+        block = sgd.block
+        onehot = torch.zeros(block, CLASSES, device=self.device)
+        logits = torch.zeros(block, CLASSES, device=self.device)
+        rows = list(zip(onehot.unbind(0), logits.unbind(0), strict=True))
+
+        def run() -> None:
+            pos = self._arange[:block] + self._start
+            onehot.copy_(self._onehot[pos])
+            sgd.next_block(self._inputs(self._order[pos]))
+            for row in rows:
+                sgd.step(*row)
+            sgd.finish_block()
+            self._logits.index_copy_(0, pos, logits)
+
+        return run
+
+    def _run_deferred_steps(self, rows) -> None:
+        """A deferred block cut short (the loop stopped inside it): its steps so far,
+        eagerly, so that the model is the one after every step the loop took."""
+        start, steps = self._deferred_block, self._deferred_steps
+        self._deferred_block, self._deferred_steps = None, 0
+        if start is None or not steps:
+            return
+        sgd = self._blocked
+        sgd.next_block(self._inputs(self._order[start : start + sgd.block]))
+        for i in range(start, start + steps):
+            sgd.step(*rows[i])
+        self._done = start + steps
+
     def step(self, batch, chunk: Chunk) -> None:
-        if self._per_sample:
+        if not self._per_sample:
+            key = ("chunk", chunk.size, chunk.weight, chunk.last)
+            unit = self._unit(key, lambda: self._chunk_fn(*key[1:]))
+            self._start.fill_(chunk.start)
+            unit()
+        elif self._deferred_block is None:
             self._blocked.step(*batch)
         else:
-            x, onehot, logits_out = batch
-            chunk_step(self.params, x, onehot, logits_out, chunk.weight, self.lr, chunk.last)
+            self._deferred_steps += 1
+            if self._deferred_steps < self._blocked.block:
+                return  # waits for its block's unit; _done counts steps that ran
+            unit = self._unit(("block", self._blocked.block), self._block_fn)
+            self._start.fill_(self._deferred_block)
+            unit()
+            self._deferred_block, self._deferred_steps = None, 0
         self._done = chunk.stop
 
     def _sample_losses(self, upto: int) -> torch.Tensor:

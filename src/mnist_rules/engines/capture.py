@@ -1,0 +1,85 @@
+"""Running one fixed piece of device work many times with less launch overhead: a CUDA
+graph, or torch.compile, behind one call.
+
+A *unit* is a function of no arguments that reads and writes only tensors whose
+addresses never change (the engine's static buffers and the parameters); what varies
+between calls (a start position) is written into a buffer first. That is what a CUDA
+graph needs, and it lets the three step modes share one code path:
+
+- eager: the function itself;
+- graph: captured once into a torch.cuda.CUDAGraph, then replayed. Not on CPU (there
+  is nothing to capture): there the unit is the function, which is how the tests run
+  the graph mode's buffers and deferred steps on a machine without a GPU;
+- compiled: torch.compile (mode "reduce-overhead" on CUDA: Inductor's kernels, replayed
+  through its own CUDA graphs).
+
+Capturing a graph needs a warm-up run outside it (cuBLAS workspaces, lazy init).
+Warm-up runs are real updates, so the tensors they write are saved first and restored
+after the capture: the first replay is the first update the model sees.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable, Sequence
+
+import torch
+
+from mnist_rules.engines import StepMode
+
+Unit = Callable[[], None]
+
+# Keyword arguments for torch.compile per device type. The tests swap in the
+# "aot_eager" backend: it traces as Inductor would but needs no C++ compiler.
+COMPILE_OPTIONS: dict[str, dict] = {"cuda": {"mode": "reduce-overhead"}, "cpu": {}}
+
+
+def capture_graph(fn: Unit, state: Sequence[torch.Tensor], warmup: int = 1) -> Unit:
+    """`fn` as a CUDA graph's replay. `state`: every tensor `fn` changes that must
+    survive (parameters, accumulated gradients), restored after the warm-up."""
+    saved = [t.clone() for t in state]
+    try:
+        side = torch.cuda.Stream()
+        side.wait_stream(torch.cuda.current_stream())
+        with torch.cuda.stream(side):  # warm-up off the default stream, as capture wants
+            for _ in range(warmup):
+                fn()
+        torch.cuda.current_stream().wait_stream(side)
+        graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(graph):
+            fn()
+    finally:
+        for tensor, copy in zip(state, saved, strict=True):
+            tensor.copy_(copy)
+    return graph.replay
+
+
+class LazyUnit:
+    """A unit made on its first call (so a run captures only the shapes it uses), and
+    eager from then on if making it fails, with a one-line warning."""
+
+    def __init__(
+        self, fn: Unit, mode: StepMode, device: torch.device, state: Sequence[torch.Tensor]
+    ):
+        self.fn, self.mode, self.device, self.state = fn, mode, device, state
+        self._call: Unit | None = None
+
+    def __call__(self) -> None:
+        if self._call is None:
+            self._call = self._make()
+        self._call()
+
+    def _make(self) -> Unit:
+        if self.mode is StepMode.compiled:
+            return torch.compile(self.fn, **COMPILE_OPTIONS.get(self.device.type, {}))
+        if self.mode is StepMode.graph and self.device.type == "cuda":
+            try:
+                return capture_graph(self.fn, self.state)
+            except RuntimeError as error:  # e.g. an op that cannot be captured
+                first_line = str(error).strip().splitlines()[0] if str(error).strip() else ""
+                warnings.warn(
+                    f"CUDA graph capture failed ({first_line}); this step runs eagerly.",
+                    RuntimeWarning,
+                    stacklevel=3,
+                )
+        return self.fn

@@ -1,0 +1,51 @@
+"""The CUDA paths on a real GPU: the tuned engine's eager, graph and compiled modes do
+the torch engine's math there too. Skipped without a CUDA GPU (CI has none); run on
+a GPU machine with `pytest tests/test_cuda.py`."""
+
+import pytest
+import torch
+
+from mnist_rules.engines import StepMode
+from mnist_rules.rules import RuleName
+from mnist_rules.training import TrainConfig, train
+
+pytestmark = [
+    pytest.mark.cuda,
+    pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU"),
+]
+
+SETTINGS = [
+    {"rule": RuleName.epoch, "chunk_size": 100},
+    {"rule": RuleName.batch, "batch_size": 50},
+    {"rule": RuleName.sample},
+]
+
+
+def cuda_run(tiny_data, engine, mode=StepMode.eager, **kw):
+    config = TrainConfig(engine=engine, device="cuda", step_mode=mode, epochs=2, **kw)
+    return train(config, data=tiny_data)
+
+
+def max_diff(a, b):
+    wa, wb = a.engine.weights(), b.engine.weights()
+    return max((wa[k] - wb[k]).abs().max().item() for k in wa)
+
+
+@pytest.mark.parametrize("kw", SETTINGS)
+@pytest.mark.parametrize("mode", list(StepMode))
+def test_tuned_modes_match_the_torch_engine_on_cuda(tiny_data, kw, mode):
+    # TF32 would change the GEMMs' arithmetic; both engines run full float32.
+    torch.backends.cuda.matmul.allow_tf32 = False
+    plain = cuda_run(tiny_data, "torch", **kw)
+    tuned = cuda_run(tiny_data, "tuned", mode, **kw)
+    assert tuned.result.step_mode == mode.value and tuned.result.device == "cuda"
+    assert max_diff(plain, tuned) < 1e-5
+    for a, b in zip(plain.result.epochs, tuned.result.epochs, strict=True):
+        assert b.train_loss == pytest.approx(a.train_loss, rel=1e-5)
+
+
+def test_graph_replay_leaves_no_trace_of_the_capture_warm_up(tiny_data):
+    """The capture's warm-up runs a real block; its state is restored before replay."""
+    eager = cuda_run(tiny_data, "tuned", StepMode.eager, rule=RuleName.sample)
+    graph = cuda_run(tiny_data, "tuned", StepMode.graph, rule=RuleName.sample)
+    assert max_diff(eager, graph) < 1e-6

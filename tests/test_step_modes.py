@@ -1,0 +1,127 @@
+"""The tuned engine's step modes (engines.capture) do eager's math.
+
+Graph mode on CPU has no graph to capture: its units are called as they are, so these
+tests run everything a CUDA graph replays except the capture itself (static buffers,
+start positions, whole per-sample blocks deferred to their last step, the short last
+block, a block cut short). Compiled mode is traced with the "aot_eager" backend, which
+needs no C++ compiler. tests/test_cuda.py runs the real captures on a GPU."""
+
+import json
+import warnings
+
+import pytest
+import torch
+
+from cli_runner import invoke
+from mnist_rules.engines import StepMode, capture, tuned_engine
+from mnist_rules.engines.capture import LazyUnit
+from mnist_rules.rules import RuleName
+from mnist_rules.training import TrainConfig, TrainingRun, train
+
+RULE_SETTINGS = [
+    {"rule": RuleName.epoch, "chunk_size": 100},  # 5 full chunks and one of 12
+    {"rule": RuleName.batch, "batch_size": 50},  # 10 updates of 50, then one of 12
+    {"rule": RuleName.sample},  # 5 deferred blocks of 96, then 32 step by step
+]
+
+
+@pytest.fixture
+def block_96(monkeypatch):
+    """Per-sample blocks of 96: the 512 tiny images end in a short block."""
+    monkeypatch.setattr(tuned_engine, "BLOCK", 96)
+
+
+def weights(run):
+    return run.engine.weights()
+
+
+def trained(tiny_data, mode, epochs=2, **kw):
+    config = TrainConfig(engine="tuned", device="cpu", step_mode=mode, epochs=epochs, **kw)
+    return train(config, data=tiny_data)
+
+
+@pytest.mark.parametrize("kw", RULE_SETTINGS)
+def test_graph_mode_steps_are_eagers_exactly(tiny_data, block_96, kw, recwarn):
+    eager = trained(tiny_data, StepMode.eager, **kw)
+    run = TrainingRun(TrainConfig(engine="tuned", device="cpu", epochs=2, **kw), tiny_data)
+    run.engine.step_mode = StepMode.graph  # on CPU the config would fall back to eager
+    for _ in range(2):
+        run.run_epoch()
+    for name, tensor in weights(eager).items():
+        assert torch.equal(weights(run)[name], tensor), name
+    for a, b in zip(eager.result.epochs, run.result.epochs, strict=True):
+        assert (a.train_loss, a.test_acc) == (b.train_loss, b.test_acc)
+    units = run.engine._units
+    if kw["rule"] is RuleName.sample:
+        assert list(units) == [("block", 96)]  # the short last block ran step by step
+    else:
+        assert len(units) == 2  # the full-size chunk and the short one
+
+
+def test_a_deferred_block_cut_short_runs_the_steps_taken(tiny_data, block_96):
+    runs = {}
+    for mode in (StepMode.eager, StepMode.graph):
+        run = TrainingRun(TrainConfig(engine="tuned", device="cpu", rule="sample"), tiny_data)
+        run.engine.step_mode = mode
+        batches = run.engine.batches(run.next_order(), run.chunks)
+        for batch, chunk in zip(batches, run.chunks[:250], strict=False):  # 2 blocks + 58
+            run.engine.step(batch, chunk)
+        batches.close()  # the loop stopped: Ctrl-C, an error
+        runs[mode] = run
+    assert runs[StepMode.graph].engine._done == 250
+    eager, graph = (weights(runs[m]) for m in (StepMode.eager, StepMode.graph))
+    for name in eager:
+        assert torch.equal(graph[name], eager[name]), name
+
+
+@pytest.mark.parametrize("kw", [RULE_SETTINGS[1], RULE_SETTINGS[2]])
+def test_compiled_mode_matches_eager(tiny_data, monkeypatch, kw):
+    monkeypatch.setattr(tuned_engine, "BLOCK", 16)  # a short block: a quick trace
+    monkeypatch.setitem(capture.COMPILE_OPTIONS, "cpu", {"backend": "aot_eager"})
+    torch._dynamo.reset()
+    counters = torch._dynamo.utils.counters
+    counters.clear()
+    eager = trained(tiny_data, StepMode.eager, epochs=1, **kw)
+    compiled = trained(tiny_data, StepMode.compiled, epochs=1, **kw)
+    assert compiled.result.step_mode == "compiled"
+    assert counters["stats"]["unique_graphs"] >= 1  # traced, not silently eager
+    for name, tensor in weights(eager).items():
+        torch.testing.assert_close(weights(compiled)[name], tensor, rtol=0, atol=1e-6)
+    assert compiled.result.final.test_acc == eager.result.final.test_acc
+
+
+def test_a_failed_capture_falls_back_to_eager_with_one_warning(monkeypatch):
+    def cannot_capture(fn, state):
+        raise RuntimeError("operation not permitted when stream is capturing\nmore detail")
+
+    monkeypatch.setattr(capture, "capture_graph", cannot_capture)
+    calls = []
+    unit = LazyUnit(lambda: calls.append(1), StepMode.graph, torch.device("cuda"), [])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        unit()
+        unit()
+    assert calls == [1, 1]
+    (warning,) = caught
+    assert "CUDA graph capture failed (operation not permitted" in str(warning.message)
+    assert "more detail" not in str(warning.message)
+
+
+def test_compile_on_cpu_warns_in_one_line_and_trains_eagerly(tiny_root, tmp_path):
+    out = tmp_path / "r.json"
+    result = invoke(
+        "train", "--engine", "tuned", "--compile", "--rule", "batch", "--epochs", "1",
+        "--device", "cpu", "--data-dir", tiny_root, "--json", out, "--quiet",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    (line,) = result.stderr.strip().splitlines()
+    assert line == (
+        "warning: --compile: CUDA graphs need a CUDA device; the tuned engine runs eagerly on cpu."
+    )
+    assert json.loads(out.read_text())["step_mode"] == "eager"
+
+
+def test_compile_with_the_torch_engine_is_a_usage_error(tiny_root):
+    result = invoke("train", "--compile", "--epochs", "1", "--data-dir", tiny_root)
+    assert result.exit_code == 2 and "--compile applies to --engine tuned" in result.stderr
+    assert "Traceback" not in result.output
