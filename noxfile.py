@@ -42,7 +42,7 @@ def bench(session: nox.Session) -> None:
         "bench",
         "--benchmark-only",
         "--benchmark-group-by=group",
-        "--benchmark-columns=min,median,max,stddev,rounds",
+        "--benchmark-columns=min,median,mean,max,stddev,rounds",
         "--benchmark-autosave",
         "--benchmark-json=.benchmarks/latest.json",
         *compare,

@@ -5,6 +5,7 @@ import torch
 
 from idx_files import write_dataset
 from mnist_rules.data import DatasetName, load
+from mnist_rules.engines import EngineName, StepMode
 
 
 @pytest.fixture(scope="session")
@@ -16,6 +17,22 @@ def full_size_data(tmp_path_factory):
     return load(DatasetName.mnist, root)
 
 
-def devices() -> list:
+def variants() -> list:
+    """(engine, step mode, device) to measure: both engines eagerly on each device, and
+    on CUDA the tuned engine's graph and compiled modes too. CUDA ones skip without a
+    GPU."""
     cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU")
-    return ["cpu", pytest.param("cuda", marks=cuda)]
+    eager = [(engine, StepMode.eager) for engine in EngineName]
+    captured = [(EngineName.tuned, StepMode.graph), (EngineName.tuned, StepMode.compiled)]
+    cases = [pytest.param(e, m, "cpu", id=f"{e.value}-{m.value}-cpu") for e, m in eager]
+    cases += [
+        pytest.param(e, m, "cuda", id=f"{e.value}-{m.value}-cuda", marks=cuda)
+        for e, m in eager + captured
+    ]
+    return cases
+
+
+def synchronize(device: str) -> None:
+    """Benchmarked functions end here: a CUDA launch returns before the work is done."""
+    if device == "cuda":
+        torch.cuda.synchronize()

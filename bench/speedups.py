@@ -1,56 +1,74 @@
-"""The speed-up gate: tuned engine against torch engine, per rule and device, as ratios
-measured in one benchmark run (both engines on the same machine at the same time, so
-the ratio survives a noisy shared machine better than any absolute time).
+"""The speed-up gate: the tuned engine against the torch engine, as ratios measured in one
+benchmark run (both engines on the same machine at the same time, so the ratio
+survives a noisy shared machine better than any absolute time).
 
     python bench/speedups.py .benchmarks/latest.json     # run by `nox -s bench`
 
-Prints every ratio; exits 1 if one is below its floor. The floors guard what the
-tuned engine reaches today on the 2-core CPU (measured: sample 6.4-8.0x, batch 8.7x,
-epoch 11.2x); TARGETS are the goals it is measured against and reported, not yet
-enforced where it falls short of them.
+Prints the torch/tuned ratio for every benchmark (epoch or step), rule, device and
+tuned step mode; exits 1 if an epoch ratio of the eager tuned engine is below its
+floor. Ratios are of minimums (noise only ever adds time) and of medians.
+
+FLOORS catch a lost optimisation, not noise: on the shared 2-core CPU the same code
+measured 5.9-13.3x (sample), 6.9-7.8x (batch) and 9.3-10.1x (epoch) across runs, so a floor
+at the issue's 10x target for the sample rule would fail on noise about half the
+time. TARGETS are the issue's goals, each reported as met or not in every run.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
 
-# (rule, device) -> the least tuned/torch speed-up that passes
-FLOORS = {("sample", "cpu"): 5.0, ("batch", "cpu"): 5.0, ("epoch", "cpu"): 5.0}
-TARGETS = {("sample", "cpu"): 10.0, ("sample", "cuda"): 15.0}
+# (benchmark kind, rule, device) -> the least torch/tuned ratio of minimums that passes.
+FLOORS = {
+    ("epoch", "sample", "cpu"): 6.0,
+    ("epoch", "batch", "cpu"): 5.0,
+    ("epoch", "epoch", "cpu"): 5.0,
+}
+TARGETS = {("epoch", "sample", "cpu"): 10.0, ("epoch", "sample", "cuda"): 15.0}
+
+Key = tuple[str, str, str, str, str]  # kind, rule, engine, mode, device
 
 
-def speedups(report: dict) -> dict[tuple[str, str], tuple[float, float]]:
-    """(rule, device) -> (ratio of medians, ratio of minimums), torch time / tuned time."""
-    times: dict[tuple[str, str, str], tuple[float, float]] = {}
+def timings(report: dict) -> dict[Key, tuple[float, float]]:
+    """Each benchmark's (median, min), keyed by what it measured."""
+    times = {}
     for bench in report["benchmarks"]:
         params = bench.get("params") or {}
-        if {"rule", "engine", "device"} <= params.keys():
-            key = (params["rule"], params["engine"], params["device"])
+        kind = re.match(r"test_(\w+?)\[", bench.get("name", ""))
+        if kind and {"rule", "engine", "device"} <= params.keys():
+            mode = params.get("mode", "eager")
+            key = (kind.group(1), params["rule"], params["engine"], mode, params["device"])
             times[key] = (bench["stats"]["median"], bench["stats"]["min"])
+    return times
+
+
+def speedups(report: dict) -> dict[tuple[str, str, str, str], tuple[float, float]]:
+    """(kind, rule, device, tuned mode) -> torch/tuned (ratio of medians, of minimums)."""
+    times = timings(report)
     ratios = {}
-    for rule, engine, device in times:
-        if engine == "tuned" and (rule, "torch", device) in times:
-            torch_median, torch_min = times[(rule, "torch", device)]
-            tuned_median, tuned_min = times[(rule, "tuned", device)]
-            ratios[(rule, device)] = (torch_median / tuned_median, torch_min / tuned_min)
+    for (kind, rule, engine, mode, device), (median, minimum) in times.items():
+        plain = times.get((kind, rule, "torch", "eager", device))
+        if engine == "tuned" and plain is not None:
+            ratios[(kind, rule, device, mode)] = (plain[0] / median, plain[1] / minimum)
     return ratios
 
 
 def check(report: dict) -> list[str]:
     """One line per ratio; lines starting FAIL are below their floor."""
     lines = []
-    for (rule, device), (by_median, by_min) in sorted(speedups(report).items()):
-        floor = FLOORS.get((rule, device))
-        target = TARGETS.get((rule, device))
+    for (kind, rule, device, mode), (by_median, by_min) in sorted(speedups(report).items()):
+        floor = FLOORS.get((kind, rule, device)) if mode == "eager" else None
+        target = TARGETS.get((kind, rule, device))
         failed = floor is not None and by_min < floor
         lines.append(
-            f"{'FAIL' if failed else 'ok  '} {rule:<6} {device:<4} tuned is {by_median:.1f}x"
-            f" faster by medians, {by_min:.1f}x by minimums"
-            + (f"; floor {floor:g}x (on minimums)" if floor is not None else "")
+            f"{'FAIL' if failed else 'ok  '} {kind:<5} {rule:<6} {device:<4} tuned {mode:<8}"
+            f" is {by_min:.1f}x faster by minimums, {by_median:.1f}x by medians"
+            + (f"; floor {floor:g}x" if floor is not None else "")
             + (
-                f"; target {target:g}x {'met' if by_min >= target else 'not met yet'}"
+                f"; target {target:g}x {'met' if by_min >= target else 'not met'}"
                 if target is not None
                 else ""
             )

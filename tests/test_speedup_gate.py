@@ -12,39 +12,67 @@ spec.loader.exec_module(speedups)
 
 
 def report(**seconds):
-    """seconds: {"sample_torch_cpu": (median, min), ...}"""
+    """seconds: {"epoch_sample_torch_eager_cpu": (median, min), ...}"""
     benchmarks = []
     for key, (median, minimum) in seconds.items():
-        rule, engine, device = key.split("_")
+        kind, rule, engine, mode, device = key.split("_")
         benchmarks.append(
             {
-                "name": f"test_epoch[{rule}-{engine}-{device}]",
-                "params": {"rule": rule, "engine": engine, "device": device},
+                "name": f"test_{kind}[{rule}-{engine}-{mode}-{device}]",
+                "params": {"rule": rule, "engine": engine, "mode": mode, "device": device},
                 "stats": {"median": median, "min": minimum},
             }
         )
     return {"benchmarks": benchmarks}
 
 
-def test_ratios_are_torch_time_over_tuned_time():
-    r = report(sample_torch_cpu=(2.0, 1.8), sample_tuned_cpu=(0.25, 0.2))
-    assert speedups.speedups(r) == {("sample", "cpu"): (8.0, 9.0)}
+def test_ratios_are_torch_time_over_tuned_time_per_kind_and_mode():
+    r = report(
+        epoch_sample_torch_eager_cuda=(2.0, 1.8),
+        epoch_sample_tuned_eager_cuda=(0.25, 0.2),
+        epoch_sample_tuned_graph_cuda=(0.1, 0.1),
+        step_sample_torch_eager_cuda=(1e-3, 1e-3),
+        step_sample_tuned_eager_cuda=(2e-4, 1e-4),
+    )
+    assert speedups.speedups(r) == {
+        ("epoch", "sample", "cuda", "eager"): (8.0, 9.0),
+        ("epoch", "sample", "cuda", "graph"): (20.0, 18.0),
+        ("step", "sample", "cuda", "eager"): (5.0, 10.0),
+    }
 
 
 def test_a_ratio_below_its_floor_fails_and_the_target_is_reported():
-    ok = report(sample_torch_cpu=(2.0, 2.0), sample_tuned_cpu=(0.3, 0.3))  # 6.7x
-    slow = report(sample_torch_cpu=(2.0, 2.0), sample_tuned_cpu=(0.5, 0.5))  # 4x
+    floor = speedups.FLOORS[("epoch", "sample", "cpu")]
+    ok = report(epoch_sample_torch_eager_cpu=(2.0, 2.0), epoch_sample_tuned_eager_cpu=(0.2, 0.2))
+    slow = report(
+        epoch_sample_torch_eager_cpu=(2.0, 2.0),
+        epoch_sample_tuned_eager_cpu=(2.0 / (floor - 0.5),) * 2,
+    )
     (line,) = speedups.check(ok)
-    assert line.startswith("ok") and "target 10x not met yet" in line
+    assert line.startswith("ok") and "target 10x met" in line
     (line,) = speedups.check(slow)
-    assert line.startswith("FAIL") and "floor 5x" in line
+    assert line.startswith("FAIL") and f"floor {floor:g}x" in line and "not met" in line
+
+
+def test_steps_and_captured_modes_are_reported_not_gated():
+    r = report(
+        step_sample_torch_eager_cpu=(1.0, 1.0),
+        step_sample_tuned_eager_cpu=(1.0, 1.0),
+        epoch_sample_torch_eager_cuda=(1.0, 1.0),
+        epoch_sample_tuned_graph_cuda=(1.0, 1.0),
+    )
+    lines = speedups.check(r)
+    assert len(lines) == 2 and all(line.startswith("ok") for line in lines)
+    assert any("tuned graph" in line and "target 15x not met" in line for line in lines)
 
 
 def test_main_exits_1_on_a_failure_or_an_empty_report(tmp_path, capsys):
     path = tmp_path / "r.json"
-    path.write_text(json.dumps(report(batch_torch_cpu=(10.0, 10.0), batch_tuned_cpu=(1.0, 1.0))))
+    fast = report(epoch_batch_torch_eager_cpu=(10.0, 10.0), epoch_batch_tuned_eager_cpu=(1, 1))
+    path.write_text(json.dumps(fast))
     assert speedups.main(["x", str(path)]) == 0
-    path.write_text(json.dumps(report(batch_torch_cpu=(10.0, 10.0), batch_tuned_cpu=(4.0, 4.0))))
+    slow = report(epoch_batch_torch_eager_cpu=(10.0, 10.0), epoch_batch_tuned_eager_cpu=(4, 4))
+    path.write_text(json.dumps(slow))
     assert speedups.main(["x", str(path)]) == 1
     path.write_text(json.dumps({"benchmarks": []}))
     assert speedups.main(["x", str(path)]) == 1

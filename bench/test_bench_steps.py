@@ -1,0 +1,53 @@
+"""One update step: a per-sample step and a mini-batch step (100 images), per engine,
+step mode and device, data included (the torch engine's DataLoader item and copy to
+the device; the tuned engine's gather from its resident images). Each round is one
+update and ends synchronised with the device.
+
+The tuned engine's per-sample steps come in blocks of 128 (engines.blocked_sample_sgd):
+one step in 128 also runs the block's GEMMs (eager), or the whole block (graph and
+compiled modes defer to the block's last step). So for that engine a step's minimum
+and median are the cheap steps and its mean the amortised cost; the epoch benchmark
+(test_bench_rules.py) has the cost that counts.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+from conftest import synchronize, variants
+from mnist_rules.rules import RuleName
+from mnist_rules.training import TrainConfig, TrainingRun
+
+STEPS = {  # rule -> (warm-up rounds, timed rounds)
+    RuleName.sample: (256, 2_048),
+    RuleName.batch: (20, 200),
+}
+
+
+def endless_steps(run: TrainingRun):
+    """(batch, chunk) pairs from the run's epochs, one after another, forever."""
+    for _ in itertools.count():
+        chunks = run.chunks
+        yield from zip(run.engine.batches(run.next_order(), chunks), chunks, strict=True)
+
+
+@pytest.mark.parametrize(("engine", "mode", "device"), variants())
+@pytest.mark.parametrize("rule", list(STEPS))
+def test_step(benchmark, full_size_data, rule, engine, mode, device):
+    benchmark.group = f"step: rule={rule.value}"
+    run = TrainingRun(
+        TrainConfig(rule=rule, engine=engine, step_mode=mode, device=device), full_size_data
+    )
+    steps = endless_steps(run)
+
+    def one_step():
+        batch, chunk = next(steps)
+        run.engine.step(batch, chunk)
+        synchronize(device)
+
+    warmup, rounds = STEPS[rule]
+    benchmark.pedantic(one_step, rounds=rounds, warmup_rounds=warmup)
+    steps.close()  # the engine's epoch generator restores the process's threads
+    benchmark.extra_info.update(mean_us=round(benchmark.stats.stats.mean * 1e6, 2))
