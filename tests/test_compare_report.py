@@ -69,6 +69,12 @@ def test_accuracy_table_marks_first_epoch_at_target_and_the_peak_in_plain_text()
     assert "* the first epoch at or above the target, 96%." in flat(text)
 
 
+def test_accuracy_table_says_so_when_no_rule_reached_the_target():
+    missed = Comparison(comparison().runs, 99.0)
+    text = flat(render(accuracy_table(missed)))
+    assert "No rule reached the target, 99%." in text and "first epoch at or above" not in text
+
+
 def test_terminal_curve_draws_each_rule_with_a_legend():
     text = terminal_curve(comparison(), width=80).plain
     assert "test accuracy (%) per epoch" in text

@@ -86,9 +86,11 @@ def accuracy_table(comparison: Comparison) -> Table:
                 cell.append(f" {PEAK}")
             cells.append(cell)
         table.add_row(*cells)
-    table.caption = (
-        f"{FIRST_AT_TARGET} the first epoch at or above the target, {comparison.target_acc:g}%."
-    )
+    target = f"{comparison.target_acc:g}%"
+    if any(hit is not None for hit in reached.values()):
+        table.caption = f"{FIRST_AT_TARGET} the first epoch at or above the target, {target}."
+    else:  # no mark to explain
+        table.caption = f"No rule reached the target, {target}."
     if any(p is not None for p in peaks.values()):
         table.caption += " " + PEAK_NOTE
     table.caption_justify = "left"
