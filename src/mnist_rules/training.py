@@ -24,7 +24,7 @@ import mnist_rules
 from mnist_rules import data as data_mod
 from mnist_rules.data import DatasetName, MnistData
 from mnist_rules.device import DeviceChoice, describe, resolve_device
-from mnist_rules.engines import EngineName, StepMode, create_engine
+from mnist_rules.engines import EngineName, StepMode, Transfer, create_engine
 from mnist_rules.errors import UsageError
 from mnist_rules.model import build_mlp
 from mnist_rules.results import EpochResult, RunResult
@@ -51,6 +51,11 @@ class TrainConfig:
     # The tuned engine's step launches (engines.capture). The CLI's --compile asks for
     # graph: CUDA graphs, which on CPU fall back to eager with a warning.
     step_mode: StepMode = StepMode.eager
+    # How inputs reach the device (`profile`): None is the engine's own way (torch: a
+    # copy per step; tuned: resident). pinned: copies from pinned memory. CUDA only:
+    # on a CPU there is nothing to copy, and both are ignored.
+    transfer: Transfer | None = None
+    pinned: bool = False
     device: DeviceChoice = DeviceChoice.auto
     dataset: DatasetName = DatasetName.mnist
     data_dir: Path | None = None
@@ -64,6 +69,12 @@ class TrainConfig:
         self.rule = RuleName(self.rule)
         self.engine = EngineName(self.engine)
         self.step_mode = StepMode(self.step_mode)
+        self.transfer = None if self.transfer is None else Transfer(self.transfer)
+        if self.transfer is Transfer.per_step and self.step_mode is not StepMode.eager:
+            raise UsageError(
+                "Per-step transfer runs eagerly: a CUDA graph cannot copy from the host"
+                " memory of a different batch each time. Drop --compile."
+            )
         if self.engine is EngineName.torch and self.step_mode is not StepMode.eager:
             raise UsageError(
                 "--compile applies to --engine tuned: the torch engine is the plain"
@@ -148,7 +159,14 @@ class TrainingRun:
             )
             step_mode = StepMode.eager
         self.engine = create_engine(
-            config.engine, build_mlp(config.seed), data, device, config.lr, step_mode
+            config.engine,
+            build_mlp(config.seed),
+            data,
+            device,
+            config.lr,
+            step_mode,
+            transfer=config.transfer,
+            pinned=config.pinned,
         )
         self.chunks = plan_epoch(n, samples_per_update, config.chunk_size)
         self.engine.plan(self.chunks)

@@ -20,6 +20,14 @@ class EngineName(str, Enum):
     tuned = "tuned"
 
 
+class Transfer(str, Enum):
+    """How training inputs reach the device: copied each step (the reference's way),
+    or moved once and kept there."""
+
+    per_step = "per-step"
+    resident = "resident"
+
+
 class StepMode(str, Enum):
     """How the tuned engine launches its steps (engines.capture): op by op, as CUDA
     graphs, or through torch.compile."""
@@ -36,15 +44,19 @@ def create_engine(
     device: torch.device,
     lr: float,
     step_mode: StepMode = StepMode.eager,
+    transfer: Transfer | None = None,
+    pinned: bool = False,
 ) -> Engine:
+    """`transfer` None: the engine's own way (torch: per step; tuned: resident).
+    `pinned`: copy from pinned host memory (CUDA only)."""
     if name is EngineName.torch:
         if step_mode is not StepMode.eager:
             raise ValueError("the torch engine runs eagerly only")
         from mnist_rules.engines.torch_engine import TorchEngine
 
-        return TorchEngine(model, data, device, lr)
+        return TorchEngine(model, data, device, lr, transfer, pinned)
     if name is EngineName.tuned:
         from mnist_rules.engines.tuned_engine import TunedEngine
 
-        return TunedEngine(model, data, device, lr, step_mode)
+        return TunedEngine(model, data, device, lr, step_mode, transfer=transfer, pinned=pinned)
     raise ValueError(f"unknown engine {name!r}")

@@ -17,15 +17,20 @@ import torch
 from torch import nn
 
 from mnist_rules.data import MnistData
+from mnist_rules.engines.regions import Regions
 from mnist_rules.rules import Chunk
 
 
 class Engine(ABC):
     name: ClassVar[str]
+    # Whether iterating `batches` does the data loading (a DataLoader), rather than
+    # steps and regions of the engine's own (engines.regions).
+    loads_in_batches: ClassVar[bool] = False
 
     def __init__(self, model: nn.Module, data: MnistData, device: torch.device, lr: float):
         self.model = model.to(device)
         self.device = device
+        self.regions = Regions()  # named step regions, recorded while profiling
 
     def plan(self, chunks: Sequence[Chunk]) -> None:  # noqa: B027 (optional hook)
         """Told the epoch plan once, before training: an engine may pick its path (and

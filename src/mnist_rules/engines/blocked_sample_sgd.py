@@ -32,6 +32,7 @@ from contextlib import contextmanager
 import torch
 
 from mnist_rules.engines.mlp_steps import MlpParams
+from mnist_rules.engines.regions import BACKWARD, FORWARD, UPDATE, Regions
 
 # Samples per block: larger blocks make the Gram GEMM dearer per sample and each step's
 # correction longer, smaller ones the GEMMs less efficient. Measured on the 2-core CPU
@@ -59,6 +60,7 @@ class BlockedSampleSgd:
     ):
         self.p, self.lr, self.neg_lr, self.block = p, lr, -lr, block
         self.block_threads = block_threads  # CPU threads for the per-block GEMMs
+        self.regions = Regions()  # the engine's, when it has one (profiling)
         hidden1, hidden2 = p.w1.shape[0], p.w2.shape[0]
         self.pre = torch.empty(block, hidden1, device=device)  # P: h1 at the block's start
         self.gram = torch.empty(block, block, device=device)  # G: x_i . x_j + 1
@@ -93,8 +95,9 @@ class BlockedSampleSgd:
         with _threads(self.block_threads):
             self._apply_first_layer()
             p, size = self.p, x.shape[0]
-            torch.addmm(p.b1, x, p.w1t, out=self.pre[:size])
-            self.gram[:size, :size].copy_(x @ x.t()).add_(1.0)  # + 1: the bias's input
+            with self.regions(FORWARD):
+                torch.addmm(p.b1, x, p.w1t, out=self.pre[:size])
+                self.gram[:size, :size].copy_(x @ x.t()).add_(1.0)  # + 1: the bias's input
         self.inputs, self.k = x, 0
 
     def finish_block(self) -> None:
@@ -115,15 +118,20 @@ class BlockedSampleSgd:
         """One sample's update (the block's k-th), writing its logits."""
         pre, signal_prefix_t, gram_row, signal_row = self.rows[self.k]
         a1, a2, dz, dh2, neg_lr = self.a1, self.a2, self.dz, self.dh2, self.neg_lr
-        torch.addmv(pre, signal_prefix_t, gram_row, alpha=neg_lr, out=a1).relu_()
-        torch.mv(self.w2a, self.a1a, out=a2).relu_()
-        torch.mv(self.w3a, self.a2a, out=logits_out)
-        torch.softmax(logits_out, 0, out=dz).sub_(onehot)  # d(cross-entropy)/dz
-        _threshold_backward_out(torch.mv(self.w3t, dz, out=self.back2), a2, 0, grad_input=dh2)
-        back1 = torch.mv(self.w2t, dh2, out=self.back1)
-        _threshold_backward_out(back1, a1, 0, grad_input=signal_row)
-        self.w3a.addr_(dz, self.a2a, alpha=neg_lr)  # W3 and b3
-        self.w2a.addr_(dh2, self.a1a, alpha=neg_lr)  # W2 and b2
+        region = self.regions
+        with region(FORWARD):
+            torch.addmv(pre, signal_prefix_t, gram_row, alpha=neg_lr, out=a1).relu_()
+            torch.mv(self.w2a, self.a1a, out=a2).relu_()
+            torch.mv(self.w3a, self.a2a, out=logits_out)
+        with region(BACKWARD):
+            torch.softmax(logits_out, 0, out=dz).sub_(onehot)  # d(cross-entropy)/dz
+            back2 = torch.mv(self.w3t, dz, out=self.back2)
+            _threshold_backward_out(back2, a2, 0, grad_input=dh2)
+            back1 = torch.mv(self.w2t, dh2, out=self.back1)
+            _threshold_backward_out(back1, a1, 0, grad_input=signal_row)
+        with region(UPDATE):
+            self.w3a.addr_(dz, self.a2a, alpha=neg_lr)  # W3 and b3
+            self.w2a.addr_(dh2, self.a1a, alpha=neg_lr)  # W2 and b2
         self.k += 1
 
     def _apply_first_layer(self) -> None:
@@ -131,8 +139,9 @@ class BlockedSampleSgd:
         if self.inputs is None or self.k == 0:
             return
         signal = self.signal[: self.k]
-        self.p.w1.addmm_(signal.t(), self.inputs[: self.k], alpha=self.neg_lr)
-        self.p.b1.add_(signal.sum(0), alpha=self.neg_lr)
+        with self.regions(UPDATE):
+            self.p.w1.addmm_(signal.t(), self.inputs[: self.k], alpha=self.neg_lr)
+            self.p.b1.add_(signal.sum(0), alpha=self.neg_lr)
         self.inputs, self.k = None, 0
 
 

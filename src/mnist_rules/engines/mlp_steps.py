@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import torch
 
+from mnist_rules.engines.regions import BACKWARD, FORWARD, UPDATE, Regions
+
+NO_REGIONS = Regions()  # never enabled
 threshold_backward = torch.ops.aten.threshold_backward  # ReLU's backward: grad * (out > 0)
 
 
@@ -39,27 +42,33 @@ def chunk_step(
     weight: float,
     lr: float,
     apply: bool,
+    region: Regions = NO_REGIONS,
 ) -> None:
     """One chunk of an update: forward, backward, and either the fused update (the
     chunk is the whole update: weight 1, apply) or gradient accumulation, applied
     with `apply` on the update's last chunk. The chunk's logits are written to
     `logits_out` (its losses are computed from there once per epoch)."""
-    a1 = torch.addmm(p.b1, x, p.w1t).relu_()
-    a2 = torch.addmm(p.b2, a1, p.w2t).relu_()
-    z = torch.addmm(p.b3, a2, p.w3t, out=logits_out)
-    # d(mean CE)/dz = (softmax - onehot) / B, scaled by the chunk's share of the update
-    dz = torch.softmax(z, 1).sub_(onehot).mul_(weight / x.shape[0])
-    dh2 = threshold_backward(dz @ p.w3, a2, 0)
-    dh1 = threshold_backward(dh2 @ p.w2, a1, 0)
+    with region(FORWARD):
+        a1 = torch.addmm(p.b1, x, p.w1t).relu_()
+        a2 = torch.addmm(p.b2, a1, p.w2t).relu_()
+        z = torch.addmm(p.b3, a2, p.w3t, out=logits_out)
+    with region(BACKWARD):
+        # d(mean CE)/dz = (softmax - onehot) / B, scaled by the chunk's share of the update
+        dz = torch.softmax(z, 1).sub_(onehot).mul_(weight / x.shape[0])
+        dh2 = threshold_backward(dz @ p.w3, a2, 0)
+        dh1 = threshold_backward(dh2 @ p.w2, a1, 0)
     layers = ((dz, a2, 4), (dh2, a1, 2), (dh1, x, 0))  # (grad out, input, index of W)
     if weight == 1.0 and apply:  # the whole update in one chunk: p -= lr * grad, fused
-        for d_out, inp, i in layers:
-            p.tensors[i].addmm_(d_out.t(), inp, alpha=-lr)
-            p.tensors[i + 1].add_(d_out.sum(0), alpha=-lr)
+        with region(UPDATE):
+            for d_out, inp, i in layers:
+                p.tensors[i].addmm_(d_out.t(), inp, alpha=-lr)
+                p.tensors[i + 1].add_(d_out.sum(0), alpha=-lr)
         return
-    for d_out, inp, i in layers:
-        p.grads[i].addmm_(d_out.t(), inp)
-        p.grads[i + 1].add_(d_out.sum(0))
+    with region(BACKWARD):  # the weight gradients, accumulated
+        for d_out, inp, i in layers:
+            p.grads[i].addmm_(d_out.t(), inp)
+            p.grads[i + 1].add_(d_out.sum(0))
     if apply:
-        torch._foreach_add_(p.tensors, p.grads, alpha=-lr)
-        torch._foreach_zero_(p.grads)
+        with region(UPDATE):
+            torch._foreach_add_(p.tensors, p.grads, alpha=-lr)
+            torch._foreach_zero_(p.grads)

@@ -21,11 +21,12 @@ from collections.abc import Callable, Iterator, Sequence
 
 import torch
 
-from mnist_rules.engines import StepMode
+from mnist_rules.engines import StepMode, Transfer
 from mnist_rules.engines.base import Engine
 from mnist_rules.engines.blocked_sample_sgd import BLOCK, BlockedSampleSgd
 from mnist_rules.engines.capture import LazyUnit
 from mnist_rules.engines.mlp_steps import MlpParams, chunk_step
+from mnist_rules.engines.regions import DATA, TRANSFER
 from mnist_rules.rules import Chunk
 
 CLASSES = 10
@@ -42,13 +43,34 @@ def to_device(t: torch.Tensor, device: torch.device) -> torch.Tensor:
 class TunedEngine(Engine):
     name = "tuned"
 
-    def __init__(self, model, data, device, lr, step_mode=StepMode.eager, block=None):
+    def __init__(
+        self,
+        model,
+        data,
+        device,
+        lr,
+        step_mode=StepMode.eager,
+        block=None,
+        *,
+        transfer=None,
+        pinned=False,
+    ):
         super().__init__(model, data, device, lr)
         block = block or BLOCK
         self.lr, self.step_mode = lr, StepMode(step_mode)
         self.params = MlpParams(self.model)
         n = data.train_size
-        self.images = to_device(data.train_images.reshape(n, -1).contiguous(), device)
+        images = data.train_images.reshape(n, -1).contiguous()
+        # Per-step transfer (for `profile`; on CUDA only, the CPU has nothing to copy):
+        # the images stay on the host, and each step's are gathered and copied over.
+        self.transfer = Transfer(transfer or Transfer.resident)
+        self.pinned = pinned and device.type == "cuda"
+        per_step = self.transfer is Transfer.per_step and device.type == "cuda"
+        if per_step and self.step_mode is not StepMode.eager:
+            raise ValueError("per-step transfer runs eagerly only")
+        self._host_images = images if per_step else None
+        self._order_host = torch.zeros(0, dtype=torch.long)
+        self.images = images if per_step else to_device(images, device)
         self.labels = to_device(data.train.targets[:n], device)
         test = data.test
         self.test_images = to_device(test.data.reshape(len(test), -1).contiguous(), device)
@@ -67,6 +89,8 @@ class TunedEngine(Engine):
         self._keep_update_losses = False
         self._epoch_sample_losses: torch.Tensor | None = None
         self._blocked = BlockedSampleSgd(self.params, lr, device, block)
+        self._blocked.regions = self.regions
+        self._chunk_start = 0
         self._train_threads = torch.get_num_threads()
         self._units: dict[tuple, LazyUnit] = {}
         # Graph and compiled modes run a whole block of per-sample steps as one unit:
@@ -84,7 +108,31 @@ class TunedEngine(Engine):
             self._blocked.block_threads = cores
 
     def _inputs(self, idx: torch.Tensor) -> torch.Tensor:
-        return self.images[idx].float().div_(255)  # as ToTensor: float(u8) / 255
+        """The images at `idx` (device indices into the resident set), as floats."""
+        with self.regions(DATA):
+            return self.images[idx].float().div_(255)  # as ToTensor: float(u8) / 255
+
+    def _inputs_at(self, start: int, size: int, one_by_one: bool = False) -> torch.Tensor:
+        """The images at positions start..start+size of the epoch's order, as floats:
+        from the resident set, or, with per-step transfer, gathered on the host and
+        copied over (`one_by_one`: each sample's image on its own, as per-sample SGD
+        done the plain way would)."""
+        if self._host_images is None:
+            return self._inputs(self._order[start : start + size])
+        with self.regions(DATA):
+            idx = self._order_host[start : start + size]
+            if self.pinned:  # the caching host allocator keeps it until the copy is done
+                host = torch.empty((size, self._host_images.shape[1]), dtype=torch.uint8)
+                host = host.pin_memory()
+                torch.index_select(self._host_images, 0, idx, out=host)
+            else:
+                host = self._host_images[idx]
+        with self.regions(TRANSFER):
+            self.regions.count_copy(host)
+            copy = lambda t: t.to(self.device, non_blocking=self.pinned)  # noqa: E731
+            x = torch.stack([copy(row) for row in host]) if one_by_one else copy(host)
+        with self.regions(DATA):
+            return x.float().div_(255)
 
     def _unit(self, key: tuple, make: Callable[[], Callable[[], None]]) -> LazyUnit:
         """The unit for `key`, its function made by `make` on first use. `state`: what
@@ -97,6 +145,8 @@ class TunedEngine(Engine):
 
     def batches(self, order: torch.Tensor, chunks: Sequence[Chunk]) -> Iterator:
         self._order.copy_(order)
+        if self._host_images is not None:
+            self._order_host = order.cpu()
         # One-hot labels in training order, written into the buffer the row views see.
         self._onehot.zero_().scatter_(1, self.labels[self._order].unsqueeze(1), 1.0)
         self._done = 0
@@ -118,8 +168,12 @@ class TunedEngine(Engine):
 
         def run() -> None:
             pos = self._arange[:size] + self._start
-            x = self._inputs(self._order[pos])
-            chunk_step(self.params, x, self._onehot[pos], logits, weight, self.lr, apply)
+            if self._host_images is None:
+                x = self._inputs(self._order[pos])
+            else:  # eager only: the chunk's start is known on the host
+                x = self._inputs_at(self._chunk_start, size)
+            onehot = self._onehot[pos]
+            chunk_step(self.params, x, onehot, logits, weight, self.lr, apply, self.regions)
             self._logits.index_copy_(0, pos, logits)
 
         return run
@@ -138,7 +192,7 @@ class TunedEngine(Engine):
                     if defer and size == sgd.block:  # a whole block: one unit, at its end
                         self._deferred_block, self._deferred_steps = i, 0
                     else:  # eager, or the epoch's last, short block: step by step
-                        sgd.next_block(self._inputs(self._order[i : i + size]))
+                        sgd.next_block(self._inputs_at(i, size, one_by_one=True))
                 yield rows[i]  # (one-hot label, logits out)
         finally:  # also when the loop stops early: the model holds every step taken
             self._run_deferred_steps(rows)
@@ -182,6 +236,7 @@ class TunedEngine(Engine):
             key = ("chunk", chunk.size, chunk.weight, chunk.last)
             unit = self._unit(key, lambda: self._chunk_fn(*key[1:]))
             self._start.fill_(chunk.start)
+            self._chunk_start = chunk.start
             unit()
         elif self._deferred_block is None:
             self._blocked.step(*batch)
