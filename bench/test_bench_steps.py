@@ -12,11 +12,10 @@ and median are the cheap steps and its mean the amortised cost; the epoch benchm
 
 from __future__ import annotations
 
-import itertools
-
 import pytest
 
 from conftest import synchronize, variants
+from mnist_rules.profiling import endless_steps
 from mnist_rules.rules import RuleName
 from mnist_rules.training import TrainConfig, TrainingRun
 
@@ -24,13 +23,6 @@ STEPS = {  # rule -> (warm-up rounds, timed rounds)
     RuleName.sample: (256, 2_048),
     RuleName.batch: (20, 200),
 }
-
-
-def endless_steps(run: TrainingRun):
-    """(batch, chunk) pairs from the run's epochs, one after another, forever."""
-    for _ in itertools.count():
-        chunks = run.chunks
-        yield from zip(run.engine.batches(run.next_order(), chunks), chunks, strict=True)
 
 
 @pytest.mark.parametrize(("engine", "mode", "device"), variants())
@@ -50,4 +42,5 @@ def test_step(benchmark, full_size_data, rule, engine, mode, device):
     warmup, rounds = STEPS[rule]
     benchmark.pedantic(one_step, rounds=rounds, warmup_rounds=warmup)
     steps.close()  # the engine's epoch generator restores the process's threads
-    benchmark.extra_info.update(mean_us=round(benchmark.stats.stats.mean * 1e6, 2))
+    if benchmark.stats is not None:  # None under --benchmark-disable
+        benchmark.extra_info.update(mean_us=round(benchmark.stats.stats.mean * 1e6, 2))

@@ -49,3 +49,44 @@ def test_graph_replay_leaves_no_trace_of_the_capture_warm_up(tiny_data):
     eager = cuda_run(tiny_data, "tuned", StepMode.eager, rule=RuleName.sample)
     graph = cuda_run(tiny_data, "tuned", StepMode.graph, rule=RuleName.sample)
     assert max_diff(eager, graph) < 1e-6
+
+
+@pytest.mark.parametrize(("engine", "copies_per_step"), [("torch", 2), ("tuned", 1)])
+def test_per_step_transfer_shows_a_copy_per_step_and_resident_none(
+    tiny_data, engine, copies_per_step
+):
+    """The torch engine copies images and labels each step; the tuned engine only the
+    images (its labels live on the device)."""
+    from mnist_rules.profiling import profile
+    from mnist_rules.training import TrainingRun
+
+    for transfer, pinned in (("per-step", False), ("per-step", True), ("resident", False)):
+        config = TrainConfig(
+            rule=RuleName.batch, engine=engine, device="cuda", transfer=transfer, pinned=pinned
+        )
+        result = profile(TrainingRun(config, tiny_data), steps=20, warmup=2)
+        assert result.transfer_mode == transfer and result.pinned == pinned
+        if transfer == "per-step":
+            assert result.transfer_count == copies_per_step * 20
+            assert result.transfer_source == ("pinned" if pinned else "pageable")
+            assert result.transfer_us > 0 and result.transfer_bytes > 0
+        else:
+            assert result.transfer_count == 0 and result.transfer_bytes == 0
+        assert result.compute_us > 0
+
+
+def test_compare_transfers_prints_the_four_paths(tiny_root, tmp_path):
+    import json
+
+    from cli_runner import invoke
+
+    out = tmp_path / "c.json"
+    result = invoke(
+        "profile", "--compare-transfers", "--rule", "sample", "--steps", "50",
+        "--device", "cuda", "--data-dir", tiny_root, "--json", out,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    runs = json.loads(out.read_text())["runs"]
+    assert [(r["transfer_mode"], r["pinned"]) for r in runs] == [
+        ("per-step", False), ("per-step", True), ("resident", False), ("resident", True),
+    ]  # fmt: skip

@@ -7,6 +7,7 @@ import typer
 import mnist_rules
 from mnist_rules.cli import errors
 from mnist_rules.cli.compare import compare
+from mnist_rules.cli.profile import profile
 from mnist_rules.cli.train import train
 
 app = typer.Typer(
@@ -43,3 +44,4 @@ def _global_options(
 
 app.command(no_args_is_help=False)(train)
 app.command(no_args_is_help=False)(compare)
+app.command(no_args_is_help=False)(profile)

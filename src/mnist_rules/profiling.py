@@ -1,0 +1,211 @@
+"""`mnist-rules profile`: where an update step's time goes.
+
+Runs `steps` updates of one rule after `warmup` updates, twice. The first run is
+timed with the engines' named regions (engines.regions) summing their wall time,
+which costs well under a microsecond per region; it gives the per-step time and
+its split:
+
+- data: host-side fetching and decoding: the data regions (the torch engine's
+  DataLoader: dataset indexing, PIL, ToTensor, collation; the tuned engine's gather
+  and scaling);
+- transfer: host-to-device copies: the Memcpy HtoD events of the profiled run (their
+  count and device time; pinned or pageable, from the event's name). None on a CPU;
+- compute: on CUDA, the device's kernel time in the profiled run; on a CPU, the time
+  in the forward, backward and update regions (the ops, and the Python between them);
+- overhead: the rest of the step: Python, dispatch, kernel launches, synchronisation,
+  the loop's bookkeeping.
+
+The second run is under torch.profiler, for the trace and the device's events. The
+profiler costs about a microsecond for every op it records, so its own run is slower
+(reported as per_step_us_profiled) and is not the one split.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import os
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch.autograd import DeviceType
+from torch.profiler import ProfilerActivity
+from torch.profiler import profile as torch_profile
+
+import mnist_rules
+from mnist_rules.atomic import atomic_path, write_json
+from mnist_rules.engines.regions import COMPUTE, DATA
+from mnist_rules.rules import RuleName
+from mnist_rules.training import TrainingRun
+
+# Updates profiled, and warm-up updates, per rule: an update of the epoch rule is a
+# whole epoch.
+DEFAULT_STEPS = {RuleName.sample: 2000, RuleName.batch: 200, RuleName.epoch: 2}
+DEFAULT_WARMUP = {RuleName.sample: 100, RuleName.batch: 10, RuleName.epoch: 1}
+SCHEMA_VERSION = 1
+PARTS = ("data", "transfer", "compute", "overhead")
+NOTHING = contextlib.nullcontext()
+# Kineto logs stage lines, and on machines without a GPU an error line, every time a
+# profiler starts; silenced unless the user set a level (the tool reports its own).
+os.environ.setdefault("KINETO_LOG_LEVEL", "6")
+
+
+@dataclass
+class ProfileResult:
+    rule: str
+    engine: str
+    device: str
+    device_name: str
+    steps: int  # updates profiled
+    warmup: int
+    transfer_mode: str  # per-step or resident; none on a CPU
+    pinned: bool
+    per_step_us: float  # wall time per update (regions timed): the parts add up to it
+    data_us: float
+    transfer_us: float
+    compute_us: float
+    overhead_us: float
+    transfer_bytes: int  # host-to-device bytes copied in the profiled updates
+    transfer_count: int  # Memcpy HtoD events in the profiled updates
+    transfer_source: str | None  # pinned, pageable, mixed, or None without copies
+    per_step_us_profiled: float  # the same updates under torch.profiler (slower)
+    updates_per_epoch: int
+    epoch_seconds_projected: float  # per_step_us x updates_per_epoch
+    threads: int
+    torch_version: str
+    mnist_rules_version: str
+    schema_version: int = SCHEMA_VERSION
+
+    def part_us(self, part: str) -> float:
+        return getattr(self, f"{part}_us")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def write(self, path: Path) -> None:
+        write_json(path, self.to_dict())
+
+
+def endless_steps(run: TrainingRun) -> Iterator[tuple[Any, Any]]:
+    """(batch, chunk) pairs from the run's epochs, one after another, for ever."""
+    for _ in itertools.count():
+        chunks = run.chunks
+        yield from zip(run.engine.batches(run.next_order(), chunks), chunks, strict=True)
+
+
+def _updates(run: TrainingRun, steps: Iterator, count: int) -> None:
+    """`count` updates: the chunks up to and including each update's last."""
+    engine, region = run.engine, run.engine.regions
+    for _ in range(count):
+        while True:
+            # The torch engine's DataLoader loads as it iterates; the tuned engine marks
+            # its own data work (engines.regions), which may run inside next().
+            with region(DATA) if engine.loads_in_batches else NOTHING:
+                batch, chunk = next(steps)
+            engine.step(batch, chunk)
+            if chunk.last:
+                break
+
+
+def _synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def _timed(run: TrainingRun, steps: Iterator, count: int) -> float:
+    device = run.engine.device
+    _synchronize(device)
+    start = time.perf_counter()
+    _updates(run, steps, count)
+    _synchronize(device)
+    return time.perf_counter() - start
+
+
+def device_split(events) -> dict[str, Any]:
+    """From a profiler's FunctionEvents: device microseconds in host-to-device copies
+    and in kernels, the copies' count, and their source memory."""
+    transfer = compute = 0.0
+    copies, sources = 0, set()
+    for event in events:
+        if event.device_type != DeviceType.CUDA:
+            continue
+        if event.name.startswith("Memcpy HtoD"):
+            transfer += event.device_time_total
+            copies += 1
+            sources.add("pinned" if "Pinned" in event.name else "pageable")
+        elif not event.name.startswith(("Memcpy", "Memset")):
+            compute += event.device_time_total
+    source = None if not sources else sources.pop() if len(sources) == 1 else "mixed"
+    return {"transfer": transfer, "compute": compute, "copies": copies, "source": source}
+
+
+def profile(run: TrainingRun, steps: int, warmup: int, trace: Path | None = None) -> ProfileResult:
+    """Profile `steps` updates of `run` after `warmup`. Writes a Chrome trace of the
+    profiled updates to `trace`."""
+    engine, device, regions = run.engine, run.engine.device, run.engine.regions
+    source = endless_steps(run)
+    try:
+        _updates(run, source, warmup)
+        regions.reset()
+        regions.timing = True
+        try:
+            wall = _timed(run, source, steps)
+        finally:
+            regions.timing = False
+        activities = [ProfilerActivity.CPU]
+        if device.type == "cuda":
+            activities.append(ProfilerActivity.CUDA)
+        regions.enabled = True
+        try:
+            with torch_profile(activities=activities) as prof:
+                wall_profiled = _timed(run, source, steps)
+        finally:
+            regions.enabled = False
+    finally:
+        source.close()  # the engine's epoch generator gives the threads back
+    if trace is not None:
+        with atomic_path(trace) as tmp:
+            prof.export_chrome_trace(str(tmp))
+
+    per_step = wall * 1e6 / steps
+    seconds = regions.seconds
+    data_us = seconds[DATA] * 1e6 / steps
+    if device.type == "cuda":
+        on_device = device_split(prof.events())
+        transfer_us = on_device["transfer"] / steps
+        compute_us = on_device["compute"] / steps
+    else:  # nothing is copied; a no-op .to() is dispatch, and so overhead
+        on_device = {"copies": 0, "source": None}
+        transfer_us = 0.0
+        compute_us = sum(seconds[name] for name in COMPUTE) * 1e6 / steps
+    result = run.result
+    return ProfileResult(
+        rule=result.rule,
+        engine=result.engine,
+        device=result.device,
+        device_name=result.device_name,
+        steps=steps,
+        warmup=warmup,
+        # a CPU copies nothing, whatever the engine was asked for
+        transfer_mode=engine.transfer.value if device.type == "cuda" else "none",
+        pinned=engine.pinned,
+        per_step_us=per_step,
+        data_us=data_us,
+        transfer_us=transfer_us,
+        compute_us=compute_us,
+        # On CUDA the device works while the host goes on, so the parts can overlap.
+        overhead_us=max(0.0, per_step - data_us - transfer_us - compute_us),
+        transfer_bytes=regions.copied_bytes,
+        transfer_count=on_device["copies"],
+        transfer_source=on_device["source"],
+        per_step_us_profiled=wall_profiled * 1e6 / steps,
+        updates_per_epoch=run.updates_per_epoch,
+        epoch_seconds_projected=per_step * run.updates_per_epoch / 1e6,
+        threads=engine.threads,
+        torch_version=torch.__version__,
+        mnist_rules_version=mnist_rules.__version__,
+    )

@@ -1,0 +1,151 @@
+"""`mnist-rules profile` on the tiny generated set, on the CPU: the split of a step's
+time, the trace, the JSON, and the transfer options' messages. The CUDA event
+accounting is checked on made-up events here, and for real in tests/test_cuda.py."""
+
+import json
+from types import SimpleNamespace
+
+import pytest
+from torch.autograd import DeviceType
+
+from cli_runner import assert_clean_failure, invoke
+from mnist_rules.engines.regions import BACKWARD, DATA, FORWARD
+from mnist_rules.profiling import PARTS, device_split, profile
+from mnist_rules.training import TrainConfig, TrainingRun
+
+FIELDS = {  # the JSON contract the issue names, and the types of its values
+    "rule": str,
+    "engine": str,
+    "device": str,
+    "steps": int,
+    "transfer_mode": str,
+    "pinned": bool,
+    "per_step_us": float,
+    "data_us": float,
+    "transfer_us": float,
+    "compute_us": float,
+    "overhead_us": float,
+    "transfer_bytes": int,
+    "transfer_count": int,
+    "epoch_seconds_projected": float,
+}
+
+
+@pytest.mark.parametrize("engine", ["torch", "tuned"])
+@pytest.mark.parametrize("rule", ["sample", "batch", "epoch"])
+def test_the_parts_are_non_negative_and_add_up_to_the_step(tiny_data, engine, rule):
+    run = TrainingRun(TrainConfig(rule=rule, engine=engine, device="cpu"), tiny_data)
+    steps = 2 if rule == "epoch" else 40
+    result = profile(run, steps=steps, warmup=1)
+    parts = [result.part_us(p) for p in PARTS]
+    assert all(p >= 0 for p in parts)
+    assert sum(parts) == pytest.approx(result.per_step_us, rel=0.10)
+    assert result.compute_us > 0 and result.transfer_us == 0 and result.transfer_count == 0
+    if engine == "torch":  # its DataLoader decodes every image through PIL and ToTensor
+        assert result.data_us > 0
+    assert result.transfer_mode == "none" and result.steps == steps
+    per_epoch = result.per_step_us * result.updates_per_epoch / 1e6
+    assert result.epoch_seconds_projected == pytest.approx(per_epoch)
+    assert result.per_step_us_profiled > 0
+
+
+def test_profiling_leaves_the_engine_as_it_was(tiny_data):
+    run = TrainingRun(TrainConfig(rule="sample", engine="tuned", device="cpu"), tiny_data)
+    profile(run, steps=10, warmup=0)
+    regions = run.engine.regions
+    assert not (regions.enabled or regions.timing)  # regions cost time: off again after
+    run.run_epoch()  # and the run trains on as usual
+
+
+def test_cli_writes_a_valid_trace_and_typed_json(tiny_root, tmp_path):
+    trace, out = tmp_path / "t.json", tmp_path / "p.json"
+    result = invoke(
+        "profile", "--rule", "batch", "--engine", "torch", "--steps", "5", "--warmup", "1",
+        "--device", "cpu", "--data-dir", tiny_root, "--trace", trace, "--json", out,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert isinstance(json.loads(trace.read_text())["traceEvents"], list)
+    figures = json.loads(out.read_text())
+    for field, kind in FIELDS.items():
+        assert isinstance(figures[field], kind), field
+    names = {e.get("name") for e in json.loads(trace.read_text())["traceEvents"]}
+    assert {DATA, FORWARD, BACKWARD} <= names  # the engine's regions are in the trace
+    for word in ("data", "transfer", "compute", "overhead", "Under torch.profiler"):
+        assert word in result.stdout
+
+
+@pytest.mark.parametrize("option", [["--transfer", "per-step"], ["--pinned"], ["--pageable"]])
+def test_transfer_options_on_a_cpu_say_so_in_one_line_and_profile(tiny_root, option):
+    result = invoke(
+        "profile", "--steps", "3", "--warmup", "0", "--device", "cpu", "--data-dir", tiny_root,
+        *option,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    notes = [line for line in result.stdout.splitlines() if line.startswith("cpu: ")]
+    assert notes == [
+        "cpu: there is no host-to-device transfer to measure, so --transfer and --pinned"
+        " change nothing; splitting the time into data, compute and overhead."
+    ]
+
+
+def test_compare_transfers_needs_a_gpu(tiny_root):
+    result = invoke("profile", "--compare-transfers", "--device", "cpu", "--data-dir", tiny_root)
+    assert_clean_failure(result, 2, "--compare-transfers", "CUDA")
+
+
+def test_compare_transfers_with_a_transfer_option_is_refused(tiny_root):
+    result = invoke("profile", "--compare-transfers", "--pinned", "--data-dir", tiny_root)
+    assert_clean_failure(result, 2, "drop --transfer")
+
+
+@pytest.mark.parametrize(
+    ("args", "phrase"),
+    [(["--steps", "0"], "--steps"), (["--warmup", "-1"], "--warmup"), (["--rule", "x"], "--rule")],
+)
+def test_bad_options_are_usage_errors(tiny_root, args, phrase):
+    result = invoke("profile", "--data-dir", tiny_root, *args)
+    assert result.exit_code == 2 and phrase in result.output
+    assert "Traceback" not in result.output
+
+
+def test_an_unwritable_trace_path_fails_before_profiling(tiny_root, tmp_path):
+    result = invoke("profile", "--data-dir", tiny_root, "--trace", tmp_path / "no" / "t.json")
+    assert_clean_failure(result, 2, "--trace")
+
+
+def event(name, device_type=DeviceType.CPU, device=0.0):
+    return SimpleNamespace(name=name, device_type=device_type, device_time_total=device)
+
+
+def test_cuda_events_split_into_transfer_and_compute():
+    """Memcpy HtoD device events are the transfer, kernels the compute; other copies,
+    memsets and host-side events are neither."""
+    cuda = DeviceType.CUDA
+    events = [
+        event(DATA),
+        event("aten::addmm"),
+        event("Memcpy HtoD (Pageable -> Device)", cuda, device=7.0),
+        event("Memcpy HtoD (Pinned -> Device)", cuda, device=3.0),
+        event("Memcpy DtoH (Device -> Pageable)", cuda, device=100.0),
+        event("Memset (Device)", cuda, device=100.0),
+        event("void gemv_kernel<float>", cuda, device=11.0),
+    ]
+    parts = device_split(events)
+    assert (parts["transfer"], parts["compute"], parts["copies"]) == (10.0, 11.0, 2)
+    assert parts["source"] == "mixed"
+    assert device_split(events[:3])["source"] == "pageable"
+    assert device_split(events[:2]) == {"transfer": 0, "compute": 0, "copies": 0, "source": None}
+
+
+def test_region_timing_sums_wall_time_per_name():
+    from mnist_rules.engines.regions import Regions
+
+    regions = Regions()
+    with regions(DATA):  # off: a no-op
+        pass
+    assert not regions.seconds
+    regions.timing = True
+    for _ in range(3):
+        with regions(FORWARD):
+            sum(range(10_000))
+    assert regions.seconds[FORWARD] > 0 and set(regions.seconds) == {FORWARD}
