@@ -16,3 +16,12 @@ class UsageError(UserError):
 
 class DataError(UserError):
     """The data set is missing, cannot be downloaded or cannot be read."""
+
+
+class Diverged(UserError):
+    """The loss became NaN or infinite. `result` holds the epochs finished before, so
+    that a caller can still write them (a RunResult; typed loosely: no import here)."""
+
+    def __init__(self, message: str, result=None):
+        super().__init__(message)
+        self.result = result

@@ -25,7 +25,7 @@ from mnist_rules import data as data_mod
 from mnist_rules.data import DatasetName, MnistData
 from mnist_rules.device import DeviceChoice, describe, resolve_device
 from mnist_rules.engines import EngineName, StepMode, Transfer, create_engine
-from mnist_rules.errors import UsageError
+from mnist_rules.errors import Diverged, UsageError
 from mnist_rules.model import build_mlp
 from mnist_rules.results import EpochResult, RunResult
 from mnist_rules.rules import DEFAULT_BATCH_SIZE, RULES, RuleName, plan_epoch
@@ -174,8 +174,8 @@ class TrainingRun:
         self._order_rng = torch.Generator().manual_seed(config.seed)
         # One tensor per finished epoch: the loss of each update, when recorded.
         self.update_losses: list[torch.Tensor] = []
-        if config.record_update_losses:
-            self.engine.record_update_losses(self.updates_per_epoch)
+        # Kept always (one device write per update): they also locate a divergence.
+        self.engine.record_update_losses(self.updates_per_epoch)
         self.result = RunResult(
             rule=config.rule.value,
             engine=self.engine.name,
@@ -202,7 +202,9 @@ class TrainingRun:
         )
 
     def train_epoch(self, reporter: Reporter = SILENT) -> tuple[float, float, int]:
-        """One epoch of updates, no evaluation: (mean train loss, seconds, updates)."""
+        """One epoch of updates, no evaluation: (mean train loss, seconds, updates).
+        Raises Diverged at the first refresh (or the epoch's end) whose running loss
+        is NaN or infinite, naming the update where it first was."""
         engine, chunks = self.engine, self.chunks
         order = self.next_order()
         refresh_every = math.ceil(len(chunks) / REFRESHES_PER_EPOCH)
@@ -211,13 +213,43 @@ class TrainingRun:
         for i, (batch, chunk) in enumerate(zip(engine.batches(order, chunks), chunks, strict=True)):
             engine.step(batch, chunk)
             updates += chunk.last
-            if (i + 1) % refresh_every == 0:
-                reporter.advance(chunk.stop, updates, engine.running_loss)
-        train_loss = engine.take_epoch_loss()  # the epoch's one host sync ends the timed region
+            if (i + 1) % refresh_every == 0 or i + 1 == len(chunks):
+                loss = engine.running_loss()  # a sync, a hundred times an epoch at most
+                if not math.isfinite(loss):
+                    raise self._diverged(loss)
+                reporter.advance(chunk.stop, updates, lambda loss=loss: loss)
+        train_loss = engine.take_epoch_loss()  # the epoch's last sync ends the timed region
         seconds = time.perf_counter() - start
+        if not self._weights_finite():  # the epoch's last update broke them
+            raise self._diverged(math.nan, update=self.updates_per_epoch, what="weights")
+        update_losses = engine.take_update_losses()
         if self.config.record_update_losses:
-            self.update_losses.append(engine.take_update_losses())
+            self.update_losses.append(update_losses)
         return train_loss, seconds, updates
+
+    def _weights_finite(self) -> bool:
+        params = list(self.engine.model.parameters())
+        return bool(torch.stack([p.detach().isfinite().all() for p in params]).all())
+
+    def _diverged(self, loss: float, update: int | None = None, what: str = "loss") -> Diverged:
+        epoch = len(self.result.epochs) + 1
+        if update is None:
+            first = self.engine.first_nonfinite_update()
+            update = (first if first is not None else 0) + 1
+        value = "NaN" if math.isnan(loss) else "infinite"
+        if what == "weights":
+            value = "NaN or infinite"
+        lr = self.config.lr
+        finished = len(self.result.epochs)
+        return Diverged(
+            f"Training diverged: the {self.result.rule} rule's {what} became {value} at epoch"
+            f" {epoch}, update {update:,} of {self.updates_per_epoch:,} (lr {lr:g}). Try a"
+            f" lower learning rate, such as --lr {lr / 10:g}."
+            + (
+                f" {finished} epoch{'' if finished == 1 else 's'} had finished." if finished else ""
+            ),
+            result=self.result,
+        )
 
     def run_epoch(self, reporter: Reporter = SILENT) -> EpochResult:
         """Train one epoch, evaluate, and record it in `result`."""

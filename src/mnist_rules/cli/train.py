@@ -12,7 +12,7 @@ from mnist_rules.cli.errors import friendly_errors
 from mnist_rules.data import DatasetName
 from mnist_rules.device import DeviceChoice
 from mnist_rules.engines import EngineName, StepMode
-from mnist_rules.errors import UsageError, UserError
+from mnist_rules.errors import Diverged, UsageError, UserError
 from mnist_rules.rules import DEFAULT_BATCH_SIZE, RuleName
 
 
@@ -97,8 +97,14 @@ def train(
         train_subset=train_subset,
     )
     console = Console(quiet=quiet, highlight=False, soft_wrap=True)
-    with RichReporter(epochs, console) as reporter:
-        trained = run_training(config, reporter=reporter)
+    try:
+        with RichReporter(epochs, console) as reporter:
+            trained = run_training(config, reporter=reporter)
+    except Diverged as diverged:  # keep the finished epochs, then fail as usual
+        if json_out is not None and diverged.result is not None and diverged.result.epochs:
+            diverged.result.write(json_out)
+            diverged.args = (f"{diverged} Their results are in {json_out}.",)
+        raise
     result = trained.result
 
     if json_out is not None:

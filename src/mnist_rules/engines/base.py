@@ -69,6 +69,11 @@ class Engine(ABC):
         """Mean loss of the epoch so far. Synchronises the device: call it rarely."""
 
     @abstractmethod
+    def first_nonfinite_update(self) -> int | None:
+        """Asked once a loss was NaN or infinite: the index, within the epoch, of the
+        first update whose loss was (None if none). Synchronises the device."""
+
+    @abstractmethod
     def take_epoch_loss(self) -> float:
         """Mean loss over the epoch's samples, and reset for the next epoch."""
 

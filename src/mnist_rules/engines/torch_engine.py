@@ -52,6 +52,10 @@ class TorchEngine(Engine):
     def batches(self, order: torch.Tensor, chunks: Sequence[Chunk]) -> DataLoader:
         # One DataLoader batch per chunk: a batch_sampler of index lists, so the chunks
         # of an update (and so its samples) are exactly those the plan names.
+        # A new epoch: its loss bookkeeping starts afresh, also after one left unfinished.
+        self._loss_sum.zero_()
+        self._loss_samples = self._update_index = 0
+        self._update_loss.zero_()
         order_list = order.tolist()
         return DataLoader(
             self.train_set,
@@ -105,6 +109,14 @@ class TorchEngine(Engine):
                 self._update_losses[self._update_index] = self._update_loss
                 self._update_loss.zero_()
         self._update_index += chunk.last
+
+    def first_nonfinite_update(self) -> int | None:
+        if self._update_losses is None:
+            raise RuntimeError("first_nonfinite_update needs record_update_losses")
+        bad = (~torch.isfinite(self._update_losses[: self._update_index])).nonzero()
+        # Asked after a bad loss: if no finished update had one, the update in progress
+        # (an update of several chunks) did.
+        return int(bad[0, 0]) if len(bad) else self._update_index
 
     def take_update_losses(self) -> torch.Tensor:
         if self._update_losses is None:

@@ -83,6 +83,8 @@ class TunedEngine(Engine):
         self._start = torch.zeros((), dtype=torch.long, device=device)
         self._arange = torch.arange(max(n, block), device=device)
         self._done = 0  # samples of this epoch trained so far (a host counter)
+        self._loss_sum = torch.zeros((), device=device)  # of samples [0, _loss_counted)
+        self._loss_counted = 0
         self._rows: list[tuple[torch.Tensor, torch.Tensor]] | None = None  # per-sample views
         self._per_sample = False
         self._samples_per_update = n
@@ -149,7 +151,8 @@ class TunedEngine(Engine):
             self._order_host = order.cpu()
         # One-hot labels in training order, written into the buffer the row views see.
         self._onehot.zero_().scatter_(1, self.labels[self._order].unsqueeze(1), 1.0)
-        self._done = 0
+        self._done = self._loss_counted = 0
+        self._loss_sum.zero_()
         threads = torch.get_num_threads()
         if self.device.type == "cpu":
             torch.set_num_threads(self._train_threads)
@@ -250,17 +253,28 @@ class TunedEngine(Engine):
             self._deferred_block, self._deferred_steps = None, 0
         self._done = chunk.stop
 
-    def _sample_losses(self, upto: int) -> torch.Tensor:
-        log_probs = torch.log_softmax(self._logits[:upto], 1)
-        return -(log_probs * self._onehot[:upto]).sum(1)
+    def _sample_losses(self, upto: int, start: int = 0) -> torch.Tensor:
+        log_probs = torch.log_softmax(self._logits[start:upto], 1)
+        return -(log_probs * self._onehot[start:upto]).sum(1)
 
     def running_loss(self) -> float:
-        return self._sample_losses(self._done).mean().item() if self._done else 0.0
+        # Incremental: only the samples since the last call, so that a hundred calls
+        # an epoch cost one pass over the logits, not fifty.
+        done, counted = self._done, self._loss_counted
+        if done > counted:
+            self._loss_sum += self._sample_losses(done, counted).sum()
+            self._loss_counted = done
+        return self._loss_sum.item() / done if done else 0.0
+
+    def first_nonfinite_update(self) -> int | None:
+        bad = (~torch.isfinite(self._sample_losses(self._done))).nonzero()
+        return int(bad[0, 0]) // self._samples_per_update if len(bad) else None
 
     def take_epoch_loss(self) -> float:
         losses = self._sample_losses(self._done)
         self._epoch_sample_losses = losses if self._keep_update_losses else None
-        self._done = 0
+        self._done = self._loss_counted = 0
+        self._loss_sum.zero_()
         return losses.mean().item()
 
     def record_update_losses(self, updates_per_epoch: int) -> None:

@@ -1,0 +1,67 @@
+"""A loss that becomes NaN or infinite stops the run in the epoch it happens, names the
+epoch and update, suggests a lower learning rate, and keeps the finished epochs."""
+
+import json
+
+import pytest
+import torch
+
+from cli_runner import assert_clean_failure, invoke
+from mnist_rules.errors import Diverged
+from mnist_rules.training import TrainConfig, TrainingRun, train
+
+HUGE_LR = "1e6"
+
+
+@pytest.mark.parametrize("engine", ["torch", "tuned"])
+@pytest.mark.parametrize("rule", ["sample", "batch"])
+def test_a_diverging_run_stops_in_its_first_epoch_and_says_where(tiny_root, tmp_path, rule, engine):
+    out = tmp_path / "r.json"
+    result = invoke(
+        "train", "--rule", rule, "--engine", engine, "--lr", HUGE_LR, "--epochs", "3",
+        "--device", "cpu", "--data-dir", tiny_root, "--json", out,
+    )  # fmt: skip
+    assert_clean_failure(result, 1, "Training diverged", "at epoch 1, update", "--lr 100000")
+    assert not out.exists()  # no epoch finished: nothing to keep, nothing half-written
+
+
+def test_finished_epochs_are_kept_and_no_nan_accuracy_is_reported(tiny_root, tmp_path):
+    out = tmp_path / "r.json"
+    result = invoke(
+        "train", "--rule", "epoch", "--lr", HUGE_LR, "--epochs", "5", "--device", "cpu",
+        "--data-dir", tiny_root, "--json", out,
+    )  # fmt: skip
+    assert_clean_failure(result, 1, "Training diverged", "at epoch 3, update 1 of 1")
+    assert "2 epochs had finished" in result.stderr and str(out) in result.stderr
+    epochs = json.loads(out.read_text())["epochs"]
+    assert [e["epoch"] for e in epochs] == [1, 2]
+    for e in epochs:
+        assert all(v == v and abs(v) != float("inf") for v in (e["test_acc"], e["train_loss"]))
+
+
+def test_both_engines_name_the_same_update(tiny_data):
+    messages = []
+    for engine in ("torch", "tuned"):
+        with pytest.raises(Diverged) as caught:
+            train(TrainConfig(rule="sample", engine=engine, lr=1e6, device="cpu"), tiny_data)
+        messages.append(str(caught.value))
+        assert caught.value.result.epochs == []
+    assert messages[0] == messages[1]
+
+
+@pytest.mark.parametrize(("engine", "rule", "poison", "update"), [
+    ("tuned", "sample", 37, 37),  # a sample's logits: its update
+    ("tuned", "batch", 137, 1),  # the 138th sample is in the second update of 100
+    ("torch", "batch", 3, 3),  # an update's recorded loss
+])  # fmt: skip
+def test_first_nonfinite_update_is_exact(tiny_data, engine, rule, poison, update):
+    run = TrainingRun(TrainConfig(rule=rule, engine=engine, device="cpu"), tiny_data)
+    steps = zip(run.engine.batches(run.next_order(), run.chunks), run.chunks, strict=False)
+    for _, (batch, chunk) in zip(range(5 if rule == "batch" else 100), steps, strict=False):
+        run.engine.step(batch, chunk)
+    if engine == "tuned":
+        run.engine._logits[poison, 0] = float("nan")
+    else:
+        run.engine._update_losses[poison] = float("inf")
+    assert run.engine.first_nonfinite_update() == update
+    assert torch.isfinite(torch.tensor(run.engine.running_loss())) == (engine == "torch")
