@@ -65,3 +65,15 @@ def test_first_nonfinite_update_is_exact(tiny_data, engine, rule, poison, update
         run.engine._update_losses[poison] = float("inf")
     assert run.engine.first_nonfinite_update() == update
     assert torch.isfinite(torch.tensor(run.engine.running_loss())) == (engine == "torch")
+
+
+def test_compare_keeps_the_runs_that_finished_when_one_diverges(tiny_root, tmp_path):
+    out, table = tmp_path / "c.json", tmp_path / "c.csv"
+    result = invoke(
+        "compare", "--rules", "batch,sample", "--epochs", "2", "--lr-sample", HUGE_LR,
+        "--device", "cpu", "--data-dir", tiny_root, "--json", out, "--csv", table,
+    )  # fmt: skip
+    assert_clean_failure(result, 1, "sample rule's loss became", "finished runs and epochs")
+    runs = json.loads(out.read_text())["runs"]
+    assert [(r["rule"], len(r["epochs"])) for r in runs] == [("batch", 2)]
+    assert len(table.read_text().splitlines()) == 1 + 2  # a header and batch's two epochs

@@ -13,7 +13,7 @@ from mnist_rules.cli.errors import friendly_errors
 from mnist_rules.data import DatasetName
 from mnist_rules.device import DeviceChoice
 from mnist_rules.engines import EngineName, StepMode
-from mnist_rules.errors import UsageError
+from mnist_rules.errors import Diverged, UsageError
 from mnist_rules.rules import DEFAULT_BATCH_SIZE, RuleName
 
 ALL_RULES = ",".join(r.value for r in RuleName)
@@ -135,12 +135,26 @@ def compare(
     if not console.is_terminal:  # a log or a pipe: room for the tables' eleven columns
         console = Console(quiet=quiet, highlight=False, soft_wrap=True, width=140)
     results, losses = [], {}
-    with RichReporter(epochs, console, runs=len(configs)) as reporter:
-        for config in configs:
-            run = train(config, data=data, reporter=reporter)
-            results.append(run.result)
-            if update_losses:
-                losses[config.rule.value] = torch.cat(run.update_losses).numpy()
+    try:
+        with RichReporter(epochs, console, runs=len(configs)) as reporter:
+            for config in configs:
+                run = train(config, data=data, reporter=reporter)
+                results.append(run.result)
+                if update_losses:
+                    losses[config.rule.value] = torch.cat(run.update_losses).numpy()
+    except Diverged as diverged:  # keep the finished runs and epochs, then fail as usual
+        partial = diverged.result
+        kept = results + ([partial] if partial is not None and partial.epochs else [])
+        written = [p for p in (json_out, csv_out) if p is not None]
+        if kept and written:
+            finished = Comparison(kept, target_acc)
+            if json_out is not None:
+                finished.write_json(json_out)
+            if csv_out is not None:
+                finished.write_csv(csv_out)
+            where = " and ".join(str(p) for p in written)
+            diverged.args = (f"{diverged} The finished runs and epochs are in {where}.",)
+        raise
     comparison = Comparison(results, target_acc)
 
     # The files first: minutes of training must not be lost to a failure in printing.
