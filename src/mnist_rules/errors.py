@@ -18,10 +18,20 @@ class DataError(UserError):
     """The data set is missing, cannot be downloaded or cannot be read."""
 
 
-class Diverged(UserError):
-    """The loss became NaN or infinite. `result` holds the epochs finished before, so
+class RunStopped(UserError):
+    """A run ended before its last epoch. `result` holds the epochs finished before, so
     that a caller can still write them (a RunResult; typed loosely: no import here)."""
 
     def __init__(self, message: str, result=None):
         super().__init__(message)
         self.result = result
+
+
+class Diverged(RunStopped):
+    """The loss became NaN or infinite."""
+
+
+class Interrupted(RunStopped):
+    """SIGINT or SIGTERM: the run stopped after the update in progress."""
+
+    exit_code = 130

@@ -25,7 +25,8 @@ from mnist_rules import data as data_mod
 from mnist_rules.data import DatasetName, MnistData
 from mnist_rules.device import DeviceChoice, describe, resolve_device
 from mnist_rules.engines import EngineName, StepMode, Transfer, create_engine
-from mnist_rules.errors import Diverged, UsageError
+from mnist_rules.errors import Diverged, Interrupted, UsageError
+from mnist_rules.interrupts import STOP
 from mnist_rules.model import build_mlp
 from mnist_rules.results import EpochResult, RunResult
 from mnist_rules.rules import DEFAULT_BATCH_SIZE, RULES, RuleName, plan_epoch
@@ -213,6 +214,8 @@ class TrainingRun:
         for i, (batch, chunk) in enumerate(zip(engine.batches(order, chunks), chunks, strict=True)):
             engine.step(batch, chunk)
             updates += chunk.last
+            if chunk.last and STOP.signal is not None:  # Ctrl-C or SIGTERM: stop here
+                raise self._interrupted(updates)
             if (i + 1) % refresh_every == 0 or i + 1 == len(chunks):
                 loss = engine.running_loss()  # a sync, a hundred times an epoch at most
                 if not math.isfinite(loss):
@@ -231,6 +234,19 @@ class TrainingRun:
         params = list(self.engine.model.parameters())
         return bool(torch.stack([p.detach().isfinite().all() for p in params]).all())
 
+    def _finished_note(self) -> str:
+        finished = len(self.result.epochs)
+        return f" {finished} epoch{'' if finished == 1 else 's'} had finished." if finished else ""
+
+    def _interrupted(self, update: int) -> Interrupted:
+        epoch = len(self.result.epochs) + 1
+        return Interrupted(
+            f"Interrupted ({STOP.name}) at epoch {epoch}, update {update:,} of"
+            f" {self.updates_per_epoch:,}: training stopped after that update."
+            + self._finished_note(),
+            result=self.result,
+        )
+
     def _diverged(self, loss: float, update: int | None = None, what: str = "loss") -> Diverged:
         epoch = len(self.result.epochs) + 1
         if update is None:
@@ -240,14 +256,10 @@ class TrainingRun:
         if what == "weights":
             value = "NaN or infinite"
         lr = self.config.lr
-        finished = len(self.result.epochs)
         return Diverged(
             f"Training diverged: the {self.result.rule} rule's {what} became {value} at epoch"
             f" {epoch}, update {update:,} of {self.updates_per_epoch:,} (lr {lr:g}). Try a"
-            f" lower learning rate, such as --lr {lr / 10:g}."
-            + (
-                f" {finished} epoch{'' if finished == 1 else 's'} had finished." if finished else ""
-            ),
+            f" lower learning rate, such as --lr {lr / 10:g}." + self._finished_note(),
             result=self.result,
         )
 

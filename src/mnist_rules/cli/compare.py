@@ -13,7 +13,7 @@ from mnist_rules.cli.errors import friendly_errors
 from mnist_rules.data import DatasetName
 from mnist_rules.device import DeviceChoice
 from mnist_rules.engines import EngineName, StepMode
-from mnist_rules.errors import Diverged, UsageError
+from mnist_rules.errors import RunStopped, UsageError
 from mnist_rules.rules import DEFAULT_BATCH_SIZE, RuleName
 
 ALL_RULES = ",".join(r.value for r in RuleName)
@@ -110,6 +110,7 @@ def compare(
     from mnist_rules.cli.progress import RichReporter
     from mnist_rules.comparison import Comparison
     from mnist_rules.device import resolve_device
+    from mnist_rules.interrupts import stop_after_update_on_signals
     from mnist_rules.training import TrainConfig, train
     from mnist_rules.verdict import verdict
 
@@ -136,14 +137,17 @@ def compare(
         console = Console(quiet=quiet, highlight=False, soft_wrap=True, width=140)
     results, losses = [], {}
     try:
-        with RichReporter(epochs, console, runs=len(configs)) as reporter:
+        with (
+            stop_after_update_on_signals(),
+            RichReporter(epochs, console, runs=len(configs)) as reporter,
+        ):
             for config in configs:
                 run = train(config, data=data, reporter=reporter)
                 results.append(run.result)
                 if update_losses:
                     losses[config.rule.value] = torch.cat(run.update_losses).numpy()
-    except Diverged as diverged:  # keep the finished runs and epochs, then fail as usual
-        partial = diverged.result
+    except RunStopped as stopped:  # diverged or interrupted: keep the finished runs
+        partial = stopped.result
         kept = results + ([partial] if partial is not None and partial.epochs else [])
         written = [p for p in (json_out, csv_out) if p is not None]
         if kept and written:
@@ -153,7 +157,7 @@ def compare(
             if csv_out is not None:
                 finished.write_csv(csv_out)
             where = " and ".join(str(p) for p in written)
-            diverged.args = (f"{diverged} The finished runs and epochs are in {where}.",)
+            stopped.args = (f"{stopped} The finished runs and epochs are in {where}.",)
         raise
     comparison = Comparison(results, target_acc)
 

@@ -12,7 +12,7 @@ from mnist_rules.cli.errors import friendly_errors
 from mnist_rules.data import DatasetName
 from mnist_rules.device import DeviceChoice
 from mnist_rules.engines import EngineName, StepMode
-from mnist_rules.errors import Diverged, UsageError, UserError
+from mnist_rules.errors import RunStopped, UsageError, UserError
 from mnist_rules.rules import DEFAULT_BATCH_SIZE, RuleName
 
 
@@ -79,6 +79,7 @@ def train(
     from rich.console import Console
 
     from mnist_rules.cli.progress import RichReporter, count
+    from mnist_rules.interrupts import stop_after_update_on_signals
     from mnist_rules.training import TrainConfig
     from mnist_rules.training import train as run_training
 
@@ -98,12 +99,12 @@ def train(
     )
     console = Console(quiet=quiet, highlight=False, soft_wrap=True)
     try:
-        with RichReporter(epochs, console) as reporter:
+        with stop_after_update_on_signals(), RichReporter(epochs, console) as reporter:
             trained = run_training(config, reporter=reporter)
-    except Diverged as diverged:  # keep the finished epochs, then fail as usual
-        if json_out is not None and diverged.result is not None and diverged.result.epochs:
-            diverged.result.write(json_out)
-            diverged.args = (f"{diverged} Their results are in {json_out}.",)
+    except RunStopped as stopped:  # diverged or interrupted: keep the finished epochs
+        if json_out is not None and stopped.result is not None and stopped.result.epochs:
+            stopped.result.write(json_out)
+            stopped.args = (f"{stopped} Their results are in {json_out}.",)
         raise
     result = trained.result
 
