@@ -51,20 +51,24 @@ def test_one_missing_file_is_reported_the_same_way(tmp_path, offline):
 
 
 @pytest.mark.parametrize(
-    "damage",
+    ("damage", "phrase"),
     [
-        lambda p: p.write_bytes(p.read_bytes()[:1000]),  # truncated
-        lambda p: p.write_bytes(b"\x00\x00\x09\x03" + p.read_bytes()[4:]),  # bad type in magic
-        lambda p: p.write_text("this is not an IDX file"),
+        (lambda p: p.write_bytes(p.read_bytes()[:1000]), "is truncated: its header gives 512 x"),
+        (lambda p: p.write_bytes(p.read_bytes() + b"x"), "longer than its header says"),
+        (lambda p: p.write_bytes(b"\x00\x00\x09\x03" + p.read_bytes()[4:]), "has 0x00000903"),
+        (lambda p: p.write_text("this is not an IDX file"), "is not an MNIST image file"),
+        (lambda p: p.write_bytes(b"\x00\x00"), "has only 2 bytes"),
+        (lambda p: p.write_bytes(b"\x00\x00\x08\x03\x00"), "ends inside its header"),
     ],
-    ids=["truncated", "wrong-magic", "not-idx"],
+    ids=["truncated", "too-long", "wrong-magic", "not-idx", "empty-ish", "short-header"],
 )
-def test_unreadable_files_give_a_data_error_naming_the_folder(tmp_path, offline, damage):
+def test_a_bad_file_is_named_with_what_is_wrong(tmp_path, offline, damage, phrase):
     raw = write_dataset(tmp_path)
     damage(raw / "train-images-idx3-ubyte")
-    with pytest.raises(DataError, match="could not be read as IDX") as err:
+    with pytest.raises(DataError, match=phrase) as err:
         load(DatasetName.mnist, tmp_path)
-    assert str(raw) in str(err.value)
+    assert f"train-images-idx3-ubyte in {raw}" in str(err.value)
+    assert "delete the four files to download fresh copies" in str(err.value)
 
 
 def test_image_and_label_counts_must_agree(tmp_path, offline):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import math
 import os
 from dataclasses import dataclass
 from enum import Enum
@@ -86,11 +87,53 @@ def load(dataset: DatasetName, root: Path, train_subset: int | None = None) -> M
     """Load (downloading if needed) `dataset` under `root`/<Class>/raw/."""
     cls = _dataset_class(dataset)
     raw_folder = root / cls.__name__ / "raw"
+    files = [raw_folder / name for name in expected_files(dataset)]
+    if all(f.is_file() for f in files):  # else torchvision downloads, or we say why not
+        for f in files:
+            check_idx_header(f)
     train = _open(cls, root, raw_folder, dataset, train=True)
     test = _open(cls, root, raw_folder, dataset, train=False)
 
     data = MnistData(dataset, raw_folder, train, test, len(train))
     return data if train_subset is None else data.with_train_size(train_subset)
+
+
+# IDX magic numbers: 0x0000 0x08 (unsigned bytes), then the number of dimensions.
+IDX_UBYTE_MAGIC = {3: 0x00000803, 1: 0x00000801}
+
+
+def check_idx_header(path: Path) -> None:
+    """Check an MNIST IDX file's magic number and length against its header, so that a
+    bad file is named with what is wrong with it (torchvision's parser asserts, or
+    fails to reshape, without saying which file or why)."""
+    ndim = 3 if "images" in path.name else 1
+    kind = "image" if ndim == 3 else "label"
+    expected = IDX_UBYTE_MAGIC[ndim]
+    fix = "Replace it with the original file, or delete the four files to download fresh copies."
+    size = path.stat().st_size
+    header_size = 4 + 4 * ndim
+    with open(path, "rb") as f:
+        header = f.read(header_size)
+    magic = int.from_bytes(header[:4], "big") if len(header) >= 4 else None
+    if magic != expected:
+        found = f"0x{magic:08x}" if magic is not None else f"only {size} bytes"
+        raise DataError(
+            f"{path.name} in {path.parent} is not an MNIST {kind} file: an IDX {kind} file"
+            f" starts with the magic number 0x{expected:08x}, and this one has {found}. {fix}"
+        )
+    if size < header_size:
+        raise DataError(
+            f"{path.name} in {path.parent} ends inside its header ({size} bytes). {fix}"
+        )
+    dims = [int.from_bytes(header[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim)]
+    needed = header_size + math.prod(dims)
+    if size != needed:
+        state = "truncated" if size < needed else "longer than its header says"
+        raise DataError(
+            f"{path.name} in {path.parent} is {state}: its header gives"
+            f" {' x '.join(map(str, dims))} bytes of data ({needed:,} bytes with the header),"
+            f" but the file has {size:,}. {fix}"
+        )
 
 
 def _dataset_class(dataset: DatasetName) -> type[MNIST]:
