@@ -92,7 +92,7 @@ class BlockedSampleSgd:
     def next_block(self, x: torch.Tensor) -> None:
         """Apply the block just trained to the first layer, and start the next one:
         the next up-to-`block` samples' images (K, 784), in the order they train."""
-        with _threads(self.block_threads):
+        with cpu_threads(self.block_threads):
             self._apply_first_layer()
             p, size = self.p, x.shape[0]
             with self.regions(FORWARD):
@@ -102,7 +102,7 @@ class BlockedSampleSgd:
 
     def finish_block(self) -> None:
         """Apply the steps taken since the block started to the first layer now."""
-        with _threads(self.block_threads):
+        with cpu_threads(self.block_threads):
             self._apply_first_layer()
 
     def end(self) -> None:
@@ -146,8 +146,9 @@ class BlockedSampleSgd:
 
 
 @contextmanager
-def _threads(n: int | None) -> Iterator[None]:
-    """Run the block's GEMMs on `n` CPU threads (None: leave the setting alone)."""
+def cpu_threads(n: int | None) -> Iterator[None]:
+    """Run what is inside on `n` CPU threads, then restore the process's setting, also
+    on an exception or a generator closed early (None: leave the setting alone)."""
     if n is None:
         yield
         return

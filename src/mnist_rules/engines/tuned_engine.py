@@ -23,7 +23,7 @@ import torch
 
 from mnist_rules.engines import StepMode, Transfer
 from mnist_rules.engines.base import Engine
-from mnist_rules.engines.blocked_sample_sgd import BLOCK, BlockedSampleSgd
+from mnist_rules.engines.blocked_sample_sgd import BLOCK, BlockedSampleSgd, cpu_threads
 from mnist_rules.engines.capture import LazyUnit
 from mnist_rules.engines.mlp_steps import MlpParams, chunk_step
 from mnist_rules.engines.regions import DATA, TRANSFER
@@ -153,13 +153,9 @@ class TunedEngine(Engine):
         self._onehot.zero_().scatter_(1, self.labels[self._order].unsqueeze(1), 1.0)
         self._done = self._loss_counted = 0
         self._loss_sum.zero_()
-        threads = torch.get_num_threads()
-        if self.device.type == "cpu":
-            torch.set_num_threads(self._train_threads)
-        try:
+        # The epoch's threads, given back also when the loop stops early.
+        with cpu_threads(self._train_threads if self.device.type == "cpu" else None):
             yield from (self._samples if self._per_sample else self._chunks)(chunks)
-        finally:  # also when the loop stops early: the process gets its threads back
-            torch.set_num_threads(threads)
 
     def _chunks(self, chunks: Sequence[Chunk]) -> Iterator:
         for c in chunks:
