@@ -30,6 +30,7 @@ class Engine(ABC):
     def __init__(self, model: nn.Module, data: MnistData, device: torch.device, lr: float):
         self.model = model.to(device)
         self.device = device
+        self.lr = lr
         self.regions = Regions()  # named step regions, recorded while profiling
 
     def plan(self, chunks: Sequence[Chunk]) -> None:  # noqa: B027 (optional hook)
@@ -42,9 +43,30 @@ class Engine(ABC):
         return torch.get_num_threads()
 
     @abstractmethod
-    def batches(self, order: torch.Tensor, chunks: Sequence[Chunk]) -> Iterable[Any]:
+    def batches(
+        self,
+        order: torch.Tensor,
+        chunks: Sequence[Chunk],
+        progress: dict[str, Any] | None = None,
+    ) -> Iterable[Any]:
         """Yield, for each chunk in turn, the training samples at positions
-        chunk.start:chunk.stop of `order` (indices into the training set)."""
+        chunk.start:chunk.stop of `order` (indices into the training set). A new epoch
+        starts its loss bookkeeping afresh; a resumed one (`chunks` the rest of the
+        epoch's plan) takes it from `progress`, as `epoch_progress` gave it."""
+
+    def can_stop_at(self, position: int) -> bool:
+        """Whether the loop may stop, or checkpoint, after the update that ends at
+        `position` of the epoch's order, and resume later with bit-identical results."""
+        return True
+
+    def sync_model(self) -> None:  # noqa: B027 (optional hook)
+        """Mid-epoch, at a position where it can stop: make `model` hold every update
+        so far (an engine may keep some in its own buffers until the epoch ends)."""
+
+    @abstractmethod
+    def epoch_progress(self) -> dict[str, Any]:
+        """The epoch in progress's loss bookkeeping as host tensors and numbers: what
+        `batches(progress=...)` needs to finish the epoch with the same losses."""
 
     @abstractmethod
     def step(self, batch: Any, chunk: Chunk) -> None:
@@ -76,6 +98,14 @@ class Engine(ABC):
     @abstractmethod
     def take_epoch_loss(self) -> float:
         """Mean loss over the epoch's samples, and reset for the next epoch."""
+
+    def sgd_state(self) -> dict[str, Any]:
+        """The SGD optimiser's state_dict, as torch.optim.SGD lays it out. Plain SGD (no
+        momentum) keeps nothing per parameter: only its settings."""
+        return torch.optim.SGD(self.model.parameters(), lr=self.lr).state_dict()
+
+    def load_sgd_state(self, state: dict[str, Any]) -> None:  # noqa: B027 (optional hook)
+        """Take an optimiser state saved by `sgd_state` (the lr is checked before)."""
 
     def weights(self) -> dict[str, torch.Tensor]:
         """The model's state_dict, on the CPU."""

@@ -107,7 +107,8 @@ class BlockedSampleSgd:
 
     def end(self) -> None:
         """Apply the first layer's pending updates and write layers 2 and 3 back: `p` is
-        the model after every step so far (also when a block was cut short)."""
+        the model after every step so far (also when a block was cut short). The
+        augmented copies stay current, so steps may go on after it (a checkpoint)."""
         self.finish_block()
         p = self.p
         for aug, w, b in ((self.w2a, p.w2, p.b2), (self.w3a, p.w3, p.b3)):

@@ -49,13 +49,20 @@ class TorchEngine(Engine):
         self._update_loss = torch.zeros((), device=device)  # the update being built
         self._update_index = 0
 
-    def batches(self, order: torch.Tensor, chunks: Sequence[Chunk]) -> DataLoader:
+    def batches(self, order: torch.Tensor, chunks: Sequence[Chunk], progress=None) -> DataLoader:
         # One DataLoader batch per chunk: a batch_sampler of index lists, so the chunks
         # of an update (and so its samples) are exactly those the plan names.
         # A new epoch: its loss bookkeeping starts afresh, also after one left unfinished.
         self._loss_sum.zero_()
         self._loss_samples = self._update_index = 0
         self._update_loss.zero_()
+        if progress is not None:  # a resumed epoch: its losses so far, as they were
+            self._loss_sum.copy_(progress["loss_sum"])
+            self._loss_samples = progress["loss_samples"]
+            done = progress["update_losses"]
+            if self._update_losses is not None:
+                self._update_losses[: len(done)] = done.to(self.device)
+            self._update_index = len(done)
         order_list = order.tolist()
         return DataLoader(
             self.train_set,
@@ -117,6 +124,21 @@ class TorchEngine(Engine):
         # Asked after a bad loss: if no finished update had one, the update in progress
         # (an update of several chunks) did.
         return int(bad[0, 0]) if len(bad) else self._update_index
+
+    def sgd_state(self) -> dict:
+        return self.optimizer.state_dict()
+
+    def load_sgd_state(self, state: dict) -> None:
+        self.optimizer.load_state_dict(state)
+
+    def epoch_progress(self) -> dict:
+        done = self._update_index
+        losses = self._update_losses[:done] if self._update_losses is not None else None
+        return {
+            "loss_sum": self._loss_sum.to("cpu", copy=True),
+            "loss_samples": self._loss_samples,
+            "update_losses": torch.zeros(0) if losses is None else losses.to("cpu", copy=True),
+        }
 
     def take_update_losses(self) -> torch.Tensor:
         if self._update_losses is None:

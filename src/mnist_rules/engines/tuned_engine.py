@@ -145,7 +145,7 @@ class TunedEngine(Engine):
             self._units[key] = LazyUnit(make(), self.step_mode, self.device, state)
         return self._units[key]
 
-    def batches(self, order: torch.Tensor, chunks: Sequence[Chunk]) -> Iterator:
+    def batches(self, order: torch.Tensor, chunks: Sequence[Chunk], progress=None) -> Iterator:
         self._order.copy_(order)
         if self._host_images is not None:
             self._order_host = order.cpu()
@@ -153,6 +153,12 @@ class TunedEngine(Engine):
         self._onehot.zero_().scatter_(1, self.labels[self._order].unsqueeze(1), 1.0)
         self._done = self._loss_counted = 0
         self._loss_sum.zero_()
+        if progress is not None:  # a resumed epoch: the logits of the samples trained
+            logits = progress["logits"]
+            self._logits[: len(logits)] = logits.to(self.device)
+            self._done = len(logits)
+        if self._per_sample and chunks and not self.can_stop_at(chunks[0].start):
+            raise ValueError(f"per-sample steps resume at a block's start, not {chunks[0].start}")
         # The epoch's threads, given back also when the loop stops early.
         with cpu_threads(self._train_threads if self.device.type == "cpu" else None):
             yield from (self._samples if self._per_sample else self._chunks)(chunks)
@@ -248,6 +254,20 @@ class TunedEngine(Engine):
             unit()
             self._deferred_block, self._deferred_steps = None, 0
         self._done = chunk.stop
+
+    def can_stop_at(self, position: int) -> bool:
+        # Per-sample steps stop at a block's end only: the first layer's updates are
+        # one GEMM per block, so a block cut in two would sum them in another order.
+        block = self._blocked.block
+        return not self._per_sample or position % block == 0 or position == len(self._order)
+
+    def sync_model(self) -> None:
+        if self._per_sample:  # the pending first-layer update; layers 2 and 3 written back
+            self._blocked.end()
+
+    def epoch_progress(self) -> dict:
+        # The epoch's losses are computed from its logits: keep those trained so far.
+        return {"logits": self._logits[: self._done].to("cpu", copy=True)}
 
     def _sample_losses(self, upto: int, start: int = 0) -> torch.Tensor:
         log_probs = torch.log_softmax(self._logits[start:upto], 1)
