@@ -10,24 +10,27 @@ running loss at its refreshes, never per step.
 
 from __future__ import annotations
 
+import hashlib
 import math
 import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import torch
 
 import mnist_rules
+from mnist_rules import checkpoint as ckpt
 from mnist_rules import data as data_mod
+from mnist_rules.checkpoint import Checkpointer
 from mnist_rules.data import DatasetName, MnistData
 from mnist_rules.device import DeviceChoice, describe, resolve_device
 from mnist_rules.engines import EngineName, StepMode, Transfer, create_engine
 from mnist_rules.errors import Diverged, Interrupted, UsageError
 from mnist_rules.interrupts import STOP
-from mnist_rules.model import build_mlp
+from mnist_rules.model import LAYER_SIZES, build_mlp
 from mnist_rules.results import EpochResult, RunResult
 from mnist_rules.rules import DEFAULT_BATCH_SIZE, RULES, RuleName, plan_epoch
 
@@ -96,6 +99,17 @@ class TrainConfig:
             raise UsageError(f"--batch-size must be at least 1; got {self.batch_size}.")
         if self.chunk_size < 1:
             raise UsageError(f"chunk_size must be at least 1; got {self.chunk_size}.")
+
+
+@dataclass
+class EpochProgress:
+    """Where an unfinished epoch stands: enough to finish it as if it had not stopped."""
+
+    order: torch.Tensor  # the epoch's sample order
+    samples: int  # positions order[:samples] are trained
+    updates: int
+    seconds: float  # its training time so far
+    engine: dict[str, Any]  # the engine's loss bookkeeping (Engine.epoch_progress)
 
 
 class Reporter(Protocol):
@@ -173,6 +187,10 @@ class TrainingRun:
         self.engine.plan(self.chunks)
         self.updates_per_epoch = rule.updates_per_epoch(n, batch_size)
         self._order_rng = torch.Generator().manual_seed(config.seed)
+        self._data = data
+        self._data_sha256: str | None = None
+        self._resume: EpochProgress | None = None  # set by load_state_dict, mid-epoch
+        self.unfinished: EpochProgress | None = None  # where an interrupted epoch stopped
         # One tensor per finished epoch: the loss of each update, when recorded.
         self.update_losses: list[torch.Tensor] = []
         # Kept always (one device write per update): they also locate a divergence.
@@ -189,7 +207,7 @@ class TrainingRun:
             train_size=n,
             test_size=len(data.test),
             shuffle=config.shuffle,
-            torch_version=torch.__version__,
+            torch_version=str(torch.__version__),  # a str subclass: plain for weights-only loading
             mnist_rules_version=mnist_rules.__version__,
             threads=self.engine.threads,
             step_mode=step_mode.value,
@@ -202,33 +220,151 @@ class TrainingRun:
             torch.randperm(n, generator=self._order_rng) if self.config.shuffle else torch.arange(n)
         )
 
-    def train_epoch(self, reporter: Reporter = SILENT) -> tuple[float, float, int]:
-        """One epoch of updates, no evaluation: (mean train loss, seconds, updates).
-        Raises Diverged at the first refresh (or the epoch's end) whose running loss
-        is NaN or infinite, naming the update where it first was."""
-        engine, chunks = self.engine, self.chunks
-        order = self.next_order()
+    def train_epoch(
+        self, reporter: Reporter = SILENT, checkpoint: Checkpointer | None = None
+    ) -> tuple[float, float, int]:
+        """One epoch of updates, no evaluation: (mean train loss, seconds, updates); a
+        resumed epoch goes on from where it stopped. Raises Diverged at the first
+        refresh (or the epoch's end) whose running loss is NaN or infinite, naming the
+        update where it first was; Interrupted after the update in progress when a
+        signal asked (at the next update the engine can resume from bit for bit)."""
+        engine, chunks, n = self.engine, self.chunks, self.result.train_size
+        resumed, self._resume = self._resume, None
+        if resumed is None:
+            order, first, updates, before, progress = self.next_order(), 0, 0, 0.0, None
+        else:
+            order, updates, before = resumed.order, resumed.updates, resumed.seconds
+            first = next(i for i, c in enumerate(chunks) if c.start == resumed.samples)
+            progress = resumed.engine
+        every = checkpoint.every if checkpoint is not None else None
+        # Due at every multiple of `every` updates (at the next point the engine can
+        # stop at, if not there): a fixed grid, also for a resumed epoch.
+        next_save = (updates // every + 1) * every if every else None
         refresh_every = math.ceil(len(chunks) / REFRESHES_PER_EPOCH)
-        updates = 0
+        paused = 0.0  # time spent writing checkpoints: not training
         start = time.perf_counter()
-        for i, (batch, chunk) in enumerate(zip(engine.batches(order, chunks), chunks, strict=True)):
-            engine.step(batch, chunk)
-            updates += chunk.last
-            if chunk.last and STOP.signal is not None:  # Ctrl-C or SIGTERM: stop here
-                raise self._interrupted(updates)
-            if (i + 1) % refresh_every == 0 or i + 1 == len(chunks):
-                loss = engine.running_loss()  # a sync, a hundred times an epoch at most
-                if not math.isfinite(loss):
-                    raise self._diverged(loss)
-                reporter.advance(chunk.stop, updates, lambda loss=loss: loss)
+        todo = chunks[first:]
+        batches = engine.batches(order, todo, progress)
+        try:
+            for i, (batch, chunk) in enumerate(zip(batches, todo, strict=True), first):
+                engine.step(batch, chunk)
+                updates += chunk.last
+                if chunk.last and chunk.stop < n and engine.can_stop_at(chunk.stop):
+                    if STOP.signal is not None:  # Ctrl-C or SIGTERM: stop here
+                        _close(batches)  # the engine applies what it held back
+                        seconds = before + time.perf_counter() - start - paused
+                        self.unfinished = EpochProgress(
+                            order, chunk.stop, updates, seconds, engine.epoch_progress()
+                        )
+                        raise self._interrupted(updates)
+                    if next_save is not None and updates >= next_save:
+                        saving = time.perf_counter()
+                        engine.sync_model()
+                        seconds = before + saving - start - paused
+                        at = EpochProgress(
+                            order, chunk.stop, updates, seconds, engine.epoch_progress()
+                        )
+                        checkpoint.save(self.state_dict(at))
+                        next_save = (updates // every + 1) * every
+                        paused += time.perf_counter() - saving
+                if (i + 1) % refresh_every == 0 or i + 1 == len(chunks):
+                    loss = engine.running_loss()  # a sync, a hundred times an epoch at most
+                    if not math.isfinite(loss):
+                        raise self._diverged(loss)
+                    reporter.advance(chunk.stop, updates, lambda loss=loss: loss)
+        finally:
+            _close(batches)  # also on an error: the model holds every step taken
         train_loss = engine.take_epoch_loss()  # the epoch's last sync ends the timed region
-        seconds = time.perf_counter() - start
+        seconds = before + time.perf_counter() - start - paused
         if not self._weights_finite():  # the epoch's last update broke them
             raise self._diverged(math.nan, update=self.updates_per_epoch, what="weights")
         update_losses = engine.take_update_losses()
         if self.config.record_update_losses:
             self.update_losses.append(update_losses)
         return train_loss, seconds, updates
+
+    # -- checkpoints ---------------------------------------------------------------
+
+    def identity(self) -> dict[str, Any]:
+        """What a checkpoint must share with this run to be resumed by it."""
+        r = self.result
+        return {
+            "rule": r.rule,
+            "model": "-".join(map(str, LAYER_SIZES)),
+            "dataset": r.dataset,
+            "train_size": r.train_size,
+            "data_sha256": self.data_sha256(),
+            "engine": r.engine,
+            "lr": r.lr,
+            "batch_size": r.batch_size,
+            "shuffle": r.shuffle,
+            "seed": r.seed,
+        }
+
+    def data_sha256(self) -> str:
+        """A hash of the training images and labels in use (once: about 0.1 s)."""
+        if self._data_sha256 is None:
+            n, digest = self._data.train_size, hashlib.sha256()
+            digest.update(self._data.train_images.contiguous().numpy().data)
+            digest.update(self._data.train.targets[:n].contiguous().numpy().data)
+            self._data_sha256 = digest.hexdigest()
+        return self._data_sha256
+
+    def state_dict(self, progress: EpochProgress | None = None) -> dict[str, Any]:
+        """The checkpoint: after the finished epochs, or mid-epoch at `progress` (the
+        engine's model already synchronised). Tensors and plain values only."""
+        return {
+            "format": ckpt.FORMAT,
+            "version": ckpt.VERSION,
+            "identity": self.identity(),
+            "model": self.engine.weights(),
+            "sgd": self.engine.sgd_state(),
+            "rng": {"order": self._order_rng.get_state(), "torch": torch.get_rng_state()},
+            "position": {
+                "epochs": len(self.result.epochs),
+                "samples": progress.samples if progress else 0,
+                "updates": progress.updates if progress else 0,
+                "seconds": progress.seconds if progress else 0.0,
+            },
+            "order": progress.order.cpu().clone() if progress else None,
+            "engine_progress": progress.engine if progress else None,
+            "result": self.result.to_dict(),
+        }
+
+    def load_state_dict(self, state: dict[str, Any], source: Path | str = "checkpoint") -> None:
+        """Continue from a checkpoint (read by checkpoint.read): refused unless it is
+        from the same run (rule, model, data, settings)."""
+        ckpt.check_identity(source, state["identity"], self.identity())
+        position = state["position"]
+        finished, mid_epoch = position["epochs"], position["samples"] > 0
+        if self.config.epochs < finished + mid_epoch:
+            raise UsageError(
+                f"--resume {source}: the checkpoint has {finished} finished epochs"
+                + (" and one under way" if mid_epoch else "")
+                + f"; --epochs {self.config.epochs} asks for fewer. Give --epochs"
+                f" {finished + mid_epoch} or more."
+            )
+        samples = position["samples"]
+        boundaries = {c.stop for c in self.chunks if c.last}
+        if mid_epoch and not (samples in boundaries and self.engine.can_stop_at(samples)):
+            raise UsageError(
+                f"--resume {source}: the checkpoint stopped at sample {samples:,} of its"
+                " epoch, which is not a point this engine can resume from; resume it with"
+                " the mnist-rules that wrote it."
+            )
+        self.engine.model.load_state_dict(state["model"])
+        self.engine.load_sgd_state(state["sgd"])
+        self._order_rng.set_state(state["rng"]["order"])
+        torch.set_rng_state(state["rng"]["torch"])
+        self.result.epochs = [EpochResult(**e) for e in state["result"]["epochs"]]
+        if mid_epoch:
+            self._resume = EpochProgress(
+                state["order"],
+                position["samples"],
+                position["updates"],
+                position["seconds"],
+                state["engine_progress"],
+            )
 
     def _weights_finite(self) -> bool:
         params = list(self.engine.model.parameters())
@@ -238,13 +374,16 @@ class TrainingRun:
         finished = len(self.result.epochs)
         return f" {finished} epoch{'' if finished == 1 else 's'} had finished." if finished else ""
 
-    def _interrupted(self, update: int) -> Interrupted:
+    def _interrupted(self, update: int | None) -> Interrupted:
         epoch = len(self.result.epochs) + 1
+        where = (
+            f"at epoch {epoch}, update {update:,} of {self.updates_per_epoch:,}: training"
+            " stopped after that update."
+            if update is not None
+            else f"after epoch {epoch - 1}: training stopped between epochs."
+        )
         return Interrupted(
-            f"Interrupted ({STOP.name}) at epoch {epoch}, update {update:,} of"
-            f" {self.updates_per_epoch:,}: training stopped after that update."
-            + self._finished_note(),
-            result=self.result,
+            f"Interrupted ({STOP.name}) {where}" + self._finished_note(), result=self.result
         )
 
     def _diverged(self, loss: float, update: int | None = None, what: str = "loss") -> Diverged:
@@ -263,11 +402,13 @@ class TrainingRun:
             result=self.result,
         )
 
-    def run_epoch(self, reporter: Reporter = SILENT) -> EpochResult:
-        """Train one epoch, evaluate, and record it in `result`."""
+    def run_epoch(
+        self, reporter: Reporter = SILENT, checkpoint: Checkpointer | None = None
+    ) -> EpochResult:
+        """Train one epoch (or the rest of a resumed one), evaluate, and record it."""
         epoch = len(self.result.epochs) + 1
         reporter.start_epoch(epoch, self.result.train_size, self.updates_per_epoch)
-        train_loss, train_seconds, updates = self.train_epoch(reporter)
+        train_loss, train_seconds, updates = self.train_epoch(reporter, checkpoint)
         eval_start = time.perf_counter()
         test_acc = self.engine.evaluate()
         epoch_result = EpochResult(
@@ -287,10 +428,43 @@ def train(
     config: TrainConfig,
     data: MnistData | None = None,
     reporter: Reporter = SILENT,
+    checkpoint: Checkpointer | None = None,
+    resume: dict[str, Any] | None = None,
+    resume_path: Path | str = "checkpoint",
 ) -> TrainingRun:
-    """Train from `config`; `data` may be passed in to share one load between runs."""
+    """Train from `config`; `data` may be passed in to share one load between runs.
+    `checkpoint`: save one after every epoch (and every `every` updates), and when a
+    signal stops the run. `resume`: a checkpoint (checkpoint.read) to go on from."""
     run = TrainingRun(config, data)
+    if resume is not None:
+        run.load_state_dict(resume, resume_path)
     reporter.start_run(run.result, run.updates_per_epoch)
-    for _ in range(config.epochs):
-        run.run_epoch(reporter)
+    try:
+        while len(run.result.epochs) < config.epochs:
+            run.run_epoch(reporter, checkpoint)
+            if checkpoint is not None:
+                checkpoint.save(run.state_dict())
+            if STOP.signal is not None and len(run.result.epochs) < config.epochs:
+                raise run._interrupted(None)  # it came during the epoch's last update
+    except Interrupted as stopped:
+        if checkpoint is not None:
+            checkpoint.save(run.state_dict(run.unfinished))
+            stopped.args = (
+                f"{stopped} The checkpoint is in {checkpoint.path}: to go on, run the same"
+                f" command with --resume {checkpoint.path}.",
+            )
+        raise
+    except Diverged as stopped:  # the checkpoint on disk is from before: say which
+        if checkpoint is not None and checkpoint.last is not None:
+            stopped.args = (
+                f"{stopped} The last checkpoint, {checkpoint.last}, is in {checkpoint.path}.",
+            )
+        raise
     return run
+
+
+def _close(batches: Any) -> None:
+    """Close an engine's batch generator now (its cleanup runs), not when collected."""
+    close = getattr(batches, "close", None)
+    if close is not None:
+        close()

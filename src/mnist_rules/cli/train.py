@@ -12,7 +12,7 @@ from mnist_rules.cli.errors import friendly_errors
 from mnist_rules.data import DatasetName
 from mnist_rules.device import DeviceChoice
 from mnist_rules.engines import EngineName, StepMode
-from mnist_rules.errors import RunStopped, UsageError, UserError
+from mnist_rules.errors import Interrupted, RunStopped, UsageError, UserError
 from mnist_rules.rules import DEFAULT_BATCH_SIZE, RuleName
 
 
@@ -55,6 +55,29 @@ def train(
     save: Path | None = typer.Option(
         None, "--save", dir_okay=False, help="Save the final weights (a state_dict) here."
     ),
+    checkpoint: Path | None = typer.Option(
+        None,
+        "--checkpoint",
+        dir_okay=False,
+        help="Save a checkpoint here after every epoch and when Ctrl-C or SIGTERM stops"
+        " the run (atomically; resume it with --resume).",
+    ),
+    checkpoint_every: int | None = typer.Option(
+        None,
+        "--checkpoint-every",
+        min=1,
+        help="Also save one every N updates within an epoch (batch and sample rules; the"
+        " tuned engine's sample rule at the next block of 128).",
+    ),
+    resume: Path | None = typer.Option(
+        None,
+        "--resume",
+        exists=True,
+        dir_okay=False,
+        readable=True,
+        help="Go on from this checkpoint: give the options of the run that wrote it; a"
+        " larger --epochs trains on.",
+    ),
     require_acc: float | None = typer.Option(
         None,
         "--require-acc",
@@ -70,7 +93,14 @@ def train(
             f"--batch-size applies to --rule batch only; the {rule.value} rule uses"
             f" {'every training image' if rule is RuleName.epoch else 'one image'} per update."
         )
-    for path, option in ((json_out, "--json"), (save, "--save")):
+    if checkpoint_every is not None and checkpoint is None:
+        raise UsageError("--checkpoint-every needs --checkpoint PATH: where to save them.")
+    if checkpoint_every is not None and rule is RuleName.epoch:
+        raise UsageError(
+            "--checkpoint-every applies to the batch and sample rules: the epoch rule's only"
+            " update is the epoch, after which --checkpoint already saves one."
+        )
+    for path, option in ((json_out, "--json"), (save, "--save"), (checkpoint, "--checkpoint")):
         if path is not None:
             check_writable(path, option)
 
@@ -78,6 +108,7 @@ def train(
     import torch
     from rich.console import Console
 
+    from mnist_rules import checkpoint as ckpt
     from mnist_rules.cli.progress import RichReporter, count
     from mnist_rules.interrupts import stop_after_update_on_signals
     from mnist_rules.training import TrainConfig
@@ -97,14 +128,33 @@ def train(
         data_dir=data_dir,
         train_subset=train_subset,
     )
+    state = ckpt.read(resume) if resume is not None else None  # a bad file fails first
+    saver = ckpt.Checkpointer(checkpoint, checkpoint_every) if checkpoint is not None else None
     console = Console(quiet=quiet, highlight=False, soft_wrap=True)
+    if state is not None:
+        at = state["position"]
+        console.print(
+            f"resuming from {resume}: {count(at['epochs'], 'epoch')} finished"
+            + (
+                f", epoch {at['epochs'] + 1} stopped after {count(at['updates'], 'update')}"
+                if at["samples"]
+                else ""
+            )
+        )
     try:
         with stop_after_update_on_signals(), RichReporter(epochs, console) as reporter:
-            trained = run_training(config, reporter=reporter)
+            trained = run_training(
+                config, reporter=reporter, checkpoint=saver, resume=state, resume_path=resume
+            )
     except RunStopped as stopped:  # diverged or interrupted: keep the finished epochs
         if json_out is not None and stopped.result is not None and stopped.result.epochs:
             stopped.result.write(json_out)
-            stopped.args = (f"{stopped} Their results are in {json_out}.",)
+            stopped.args = (f"{stopped} The finished epochs' results are in {json_out}.",)
+        if isinstance(stopped, Interrupted) and checkpoint is None:
+            stopped.args = (
+                f"{stopped} No --checkpoint was given, so this run cannot be resumed;"
+                " give --checkpoint PATH to be able to.",
+            )
         raise
     result = trained.result
 
@@ -120,7 +170,7 @@ def train(
         f" {result.total_train_seconds:.1f} s of training"
         + (f"; best {best.test_acc:.2f}% at epoch {best.epoch}" if best is not final else "")
     )
-    for path, what in ((json_out, "results"), (save, "weights")):
+    for path, what in ((json_out, "results"), (save, "weights"), (checkpoint, "checkpoint")):
         if path is not None:
             console.print(f"{what} written to {path}")
     if require_acc is not None and final.test_acc < require_acc:

@@ -1,0 +1,253 @@
+"""Checkpoints and resume: a run interrupted (or killed after a periodic checkpoint)
+and resumed ends with the same weights, bit for bit, and the same metrics as one that
+ran straight through; a checkpoint of another run, or a file that is not one, is
+refused with a clear message and nothing is written."""
+
+import json
+import signal
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from cli_runner import assert_clean_failure, invoke
+from idx_files import write_dataset
+from mnist_rules import checkpoint as ckpt
+from mnist_rules.checkpoint import Checkpointer
+from mnist_rules.errors import Diverged, Interrupted
+from mnist_rules.interrupts import STOP
+from mnist_rules.training import TrainConfig, TrainingRun, train
+from stop_requests import SignalIn
+
+CASES = [
+    ("torch", "sample"),
+    ("tuned", "sample"),
+    ("torch", "batch"),
+    ("tuned", "batch"),
+    ("torch", "epoch"),
+    ("tuned", "epoch"),
+]
+
+
+class KeepEach(Checkpointer):
+    """Keeps a copy of every checkpoint saved, as a crash could leave any of them."""
+
+    def save(self, state):
+        super().save(state)
+        self.kept = [*getattr(self, "kept", []), ckpt.read(self.path)]
+
+
+def assert_same_run(a, b):
+    wa, wb = a.engine.weights(), b.engine.weights()
+    assert all(torch.equal(wa[k], wb[k]) for k in wa), "weights differ"
+    for ea, eb in zip(a.result.epochs, b.result.epochs, strict=True):
+        assert (ea.train_loss, ea.test_acc, ea.updates) == (eb.train_loss, eb.test_acc, eb.updates)
+
+
+@pytest.mark.parametrize(("engine", "rule"), CASES)
+def test_interrupted_then_resumed_is_bitwise_the_uninterrupted_run(
+    tiny_data, tmp_path, engine, rule
+):
+    config = lambda: TrainConfig(rule=rule, engine=engine, epochs=3, device="cpu")  # noqa: E731
+    whole = train(config(), tiny_data)
+    path = tmp_path / "c.pt"
+    try:
+        with pytest.raises(Interrupted) as caught:
+            train(config(), tiny_data, reporter=SignalIn(epoch=2), checkpoint=Checkpointer(path))
+    finally:
+        STOP.signal = None
+    assert f"--resume {path}" in str(caught.value)
+    state = ckpt.read(path)
+    at = state["position"]
+    if rule == "epoch":  # its one update ends the epoch: it stops between epochs
+        assert (at["epochs"], at["samples"]) == (2, 0)
+    else:  # mid-epoch; the tuned engine's per-sample steps at a block's end
+        assert at["epochs"] == 1 and 0 < at["samples"] < 512
+        assert engine == "torch" or rule == "batch" or at["samples"] % 128 == 0
+    resumed = train(config(), tiny_data, resume=state)
+    assert_same_run(whole, resumed)
+
+
+@pytest.mark.parametrize(("engine", "every", "positions"), [
+    ("torch", 150, [150, 300, 450]),
+    ("tuned", 150, [256, 384]),  # per-sample: the first block's end at or after each
+])  # fmt: skip
+def test_a_periodic_checkpoint_resumes_bitwise(tiny_data, tmp_path, engine, every, positions):
+    config = lambda: TrainConfig(rule="sample", engine=engine, epochs=2, device="cpu")  # noqa: E731
+    saver = KeepEach(tmp_path / "c.pt", every=every)
+    whole = train(config(), tiny_data, checkpoint=saver)
+    in_epoch_2 = [s for s in saver.kept if s["position"]["epochs"] == 1]
+    assert [s["position"]["samples"] for s in in_epoch_2 if s["position"]["samples"]] == positions
+    mid = next(s for s in in_epoch_2 if s["position"]["samples"])  # as if killed just after
+    assert_same_run(whole, train(config(), tiny_data, resume=mid))
+
+
+def test_sigint_to_a_process_writes_a_checkpoint_that_resumes_bitwise(tmp_path):
+    """A real SIGINT, mid-epoch, to `mnist-rules train`; then --resume in a new process."""
+    root = tmp_path / "data"
+    write_dataset(root, train=2000, test=200)  # a 2-second epoch: time to land in one
+    base = [sys.executable, "-m", "mnist_rules", "train", "--rule", "sample", "--epochs", "2",
+            "--device", "cpu", "--data-dir", str(root), "--quiet"]  # fmt: skip
+    whole = tmp_path / "whole.pt"
+    subprocess.run([*base, "--save", str(whole)], check=True, timeout=120)
+
+    check = tmp_path / "c.pt"
+    command = [*base, "--checkpoint", str(check)]
+    command[command.index("--quiet")] = "--json"  # not quiet: epoch lines show the progress
+    command.insert(command.index("--json") + 1, str(tmp_path / "part.json"))
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        for line in proc.stdout:
+            if line.startswith("epoch 1/2"):
+                break
+        subprocess.run(["sleep", "0.4"], check=True)  # well into epoch 2
+        proc.send_signal(signal.SIGINT)
+        _, stderr = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, stderr
+    assert "Interrupted (SIGINT) at epoch 2" in stderr and "Traceback" not in stderr
+    assert f"run the same command with --resume {check}" in stderr
+    assert 0 < ckpt.read(check)["position"]["samples"] < 2000
+
+    resumed, out = tmp_path / "resumed.pt", tmp_path / "resumed.json"
+    done = subprocess.run(
+        [*base, "--resume", str(check), "--save", str(resumed), "--json", str(out)],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    a, b = torch.load(whole, weights_only=True), torch.load(resumed, weights_only=True)
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert [e["epoch"] for e in json.loads(out.read_text())["epochs"]] == [1, 2]
+
+
+@pytest.fixture(scope="module")
+def sample_checkpoint(tiny_root, tmp_path_factory):
+    """A checkpoint of the sample rule after 2 epochs on the tiny set."""
+    path = tmp_path_factory.mktemp("checkpoint") / "c.pt"
+    done = invoke("train", "--rule", "sample", "--epochs", "2", "--device", "cpu",
+                  "--data-dir", tiny_root, "--checkpoint", path, "--quiet")  # fmt: skip
+    assert done.exit_code == 0, done.output
+    return path
+
+
+def resume(tiny_root, tmp_path, check, *args):
+    out = tmp_path / "out.json"
+    result = invoke("train", "--device", "cpu", "--data-dir", tiny_root, "--json", out,
+                    "--resume", check, *args)  # fmt: skip
+    return result, out
+
+
+@pytest.mark.parametrize(("args", "phrases"), [
+    (["--rule", "batch"], ["rule sample (this command: batch)", "--rule sample"]),
+    (["--rule", "sample", "--lr", "0.02"], ["lr 0.01 (this command: 0.02)", "--lr 0.01"]),
+    (["--rule", "sample", "--train-subset", "256"],
+     ["train_size 512 (this command: 256)", "other training images"]),
+    (["--rule", "sample", "--engine", "tuned"], ["engine torch (this command: tuned)"]),
+    (["--rule", "sample", "--seed", "3"], ["seed 0 (this command: 3)", "--seed 0"]),
+])  # fmt: skip
+def test_a_checkpoint_of_another_run_is_refused(
+    tiny_root, tmp_path, sample_checkpoint, args, phrases
+):
+    result, out = resume(tiny_root, tmp_path, sample_checkpoint, *args)
+    assert_clean_failure(result, 2, "the checkpoint is from a different run", *phrases)
+    assert not out.exists()
+
+
+def test_resume_trains_on_to_more_epochs_and_refuses_fewer(tiny_root, tmp_path, sample_checkpoint):
+    result, out = resume(
+        tiny_root, tmp_path, sample_checkpoint, "--rule", "sample", "--epochs", "1"
+    )
+    assert_clean_failure(result, 2, "the checkpoint has 2 finished epochs", "--epochs 2 or more")
+    result, out = resume(
+        tiny_root, tmp_path, sample_checkpoint, "--rule", "sample", "--epochs", "3"
+    )
+    assert result.exit_code == 0, result.output
+    assert "resuming from" in result.output and "2 epochs finished" in result.output
+    saved = ckpt.read(sample_checkpoint)["result"]["epochs"]
+    epochs = json.loads(out.read_text())["epochs"]
+    assert [e["epoch"] for e in epochs] == [1, 2, 3] and epochs[:2] == saved
+
+
+class Payload:
+    """Unpickling it opens (creates) `marker`: proof that code from the file ran."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+def test_a_tampered_checkpoint_is_refused_and_its_code_never_runs(
+    tiny_root, tmp_path, sample_checkpoint
+):
+    state = ckpt.read(sample_checkpoint)
+    marker = tmp_path / "code-ran"
+    state["result"]["note"] = Payload(marker)
+    tampered = tmp_path / "tampered.pt"
+    torch.save(state, tampered)
+    result, out = resume(tiny_root, tmp_path, tampered, "--rule", "sample", "--epochs", "3")
+    assert_clean_failure(result, 1, "refused", "weights_only=True", "Unsupported global")
+    assert not marker.exists() and not out.exists()
+    torch.load(tampered, weights_only=False)  # the payload is live: full unpickling runs it
+    assert marker.exists()
+
+
+@pytest.mark.parametrize(("content", "phrase"), [
+    (b"not a checkpoint at all", "cannot be read as a checkpoint"),
+    ("truncated", "cannot be read as a checkpoint"),
+    ("other torch file", "not an mnist-rules checkpoint"),
+])  # fmt: skip
+def test_a_file_that_is_not_a_checkpoint_is_refused(
+    tiny_root, tmp_path, sample_checkpoint, content, phrase
+):
+    bad = tmp_path / "bad.pt"
+    if content == "truncated":
+        bad.write_bytes(sample_checkpoint.read_bytes()[:5000])
+    elif content == "other torch file":
+        torch.save({"weight": torch.zeros(3)}, bad)
+    else:
+        bad.write_bytes(content)
+    result, out = resume(tiny_root, tmp_path, bad, "--rule", "sample", "--epochs", "3")
+    assert_clean_failure(result, 1, f"--resume {bad}", phrase)
+    assert not out.exists()
+
+
+@pytest.mark.parametrize(("args", "phrase"), [
+    (["--resume", "missing.pt"], "does not exist"),
+    (["--checkpoint-every", "10"], "--checkpoint-every needs --checkpoint"),
+    (["--rule", "epoch", "--checkpoint", "c.pt", "--checkpoint-every", "10"],
+     "applies to the batch and sample rules"),
+    (["--checkpoint", "no/such/dir/c.pt"], "does not exist"),
+])  # fmt: skip
+def test_bad_checkpoint_options_exit_2_before_training(
+    tiny_root, tmp_path, monkeypatch, args, phrase
+):
+    monkeypatch.chdir(tmp_path)
+    result = invoke("train", "--device", "cpu", "--data-dir", tiny_root, *args)
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert phrase in result.output  # typer's own messages (missing file) go to output too
+    assert not (tmp_path / "c.pt").exists()
+
+
+def test_divergence_names_the_last_checkpoint(tiny_data, tmp_path, monkeypatch):
+    """The checkpoint on disk is from before the divergence: the message says which."""
+    run_epoch = TrainingRun.run_epoch
+
+    def poisoned_after_two(self, reporter, checkpoint=None):
+        if len(self.result.epochs) == 2:
+            self.engine.model.fc3.bias.data.fill_(float("nan"))
+        return run_epoch(self, reporter, checkpoint)
+
+    monkeypatch.setattr(TrainingRun, "run_epoch", poisoned_after_two)
+    path = tmp_path / "c.pt"
+    with pytest.raises(Diverged) as caught:
+        train(
+            TrainConfig(rule="batch", epochs=4, device="cpu"),
+            tiny_data,
+            checkpoint=Checkpointer(path),
+        )
+    assert f"The last checkpoint, after epoch 2, is in {path}." in str(caught.value)
+    assert ckpt.read(path)["position"]["epochs"] == 2
