@@ -41,7 +41,7 @@ OPTIONS = [
     ("profile", ["--steps", "0"], 2, "--steps"),
     *[("train", ["--lr", v], 2, "--lr must be a positive finite number")
       for v in ("0", "-1", "nan", "inf")],
-    *[("compare", [f"--lr-{r}", v], 2, "--lr must be a positive finite number")
+    *[("compare", [f"--lr-{r}", v], 2, f"--lr-{r} must be a positive finite number")
       for r, v in (("epoch", "0"), ("batch", "-0.5"), ("sample", "nan"), ("batch", "inf"))],
     *[(c, ["--batch-size", "0"], 2, "--batch-size") for c in ("train", "compare")],
     *[(c, ["--batch-size", "513"], 2, "larger than the training set (512 images)")
@@ -114,7 +114,7 @@ def _counts_disagree(raw):
 DATA = {
     "directory missing, no download": (None, "could not be downloaded"),
     "one file missing": (lambda raw: (raw / "t10k-labels-idx1-ubyte").unlink(),
-                         "t10k-labels-idx1-ubyte"),
+                         "t10k-labels-idx1-ubyte is missing from"),
     "truncated": (_truncate, "is truncated"),
     "wrong magic number": (_wrong_magic, "train-labels-idx1-ubyte"),
     "not IDX at all": (_not_idx, "is not an MNIST image file"),

@@ -188,7 +188,7 @@ def test_rules_run_in_the_order_given_with_their_own_learning_rates(tiny_root, t
         (["--rules", " , "], "--rules needs at least one"),
         (["--rules", "batch", "--lr-sample", "0.1"], "--lr-sample was given"),
         (["--rules", "sample", "--batch-size", "10"], "--batch-size applies to the batch rule"),
-        (["--lr-batch", "0"], "--lr must be a positive finite number"),
+        (["--lr-batch", "0"], "--lr-batch must be a positive finite number"),
         (["--epochs", "0"], "--epochs"),
         (["--target-acc", "101"], "--target-acc"),
         (["--plot", "c.jpeg"], "must end in .png, .svg, .pdf"),

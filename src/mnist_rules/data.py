@@ -178,6 +178,15 @@ def _not_found(dataset: DatasetName, raw_folder: Path, exc: Exception) -> DataEr
     files = ", ".join(expected_files(dataset))
     reason = str(exc).strip().splitlines()
     detail = f" The download failed: {reason[-1].strip()}." if reason else ""
+    missing = [f for f in expected_files(dataset) if not (raw_folder / f).is_file()]
+    if len(missing) < len(expected_files(dataset)):  # some are there: name what is not
+        names = " and ".join(missing)
+        return DataError(
+            f"{names} {'is' if len(missing) == 1 else 'are'} missing from {raw_folder} (the"
+            f" other files are there) and could not be downloaded.{detail} Put"
+            f" {'it' if len(missing) == 1 else 'them'} there, uncompressed, or point --data-dir"
+            f" or ${DATA_DIR_ENV} at a directory that holds all four ({files})."
+        )
     return DataError(
         f"{raw_folder.parent.name} is not in {raw_folder} and could not be downloaded.{detail}"
         f" Put the four IDX files there ({files}; uncompressed), or point --data-dir or"

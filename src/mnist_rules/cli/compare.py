@@ -3,6 +3,7 @@ reaches a target accuracy in the least training time, and what each costs per ep
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import typer
@@ -88,6 +89,8 @@ def compare(
     for rule, value in lrs.items():
         if value is not None and rule not in chosen:
             raise UsageError(f"--lr-{rule.value} was given, but {rule.value} is not in --rules.")
+        if value is not None and not (math.isfinite(value) and value > 0):
+            raise UsageError(f"--lr-{rule.value} must be a positive finite number; got {value}.")
     if batch_size is not None and RuleName.batch not in chosen:
         raise UsageError("--batch-size applies to the batch rule, which is not in --rules.")
     if plot is not None and plot.suffix.lstrip(".").lower() not in PLOT_FORMATS:
