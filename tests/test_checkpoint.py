@@ -155,6 +155,28 @@ def test_a_checkpoint_of_another_run_is_refused(
     assert not out.exists()
 
 
+def test_a_checkpoint_of_another_model_is_refused(tiny_root, tmp_path, sample_checkpoint):
+    state = ckpt.read(sample_checkpoint)
+    state["identity"]["model"] = "784-100-10"  # as another version's network would say
+    other = tmp_path / "other-model.pt"
+    torch.save(state, other)
+    result, out = resume(tiny_root, tmp_path, other, "--rule", "sample", "--epochs", "3")
+    assert_clean_failure(result, 2, "model 784-100-10 (this command: 784-400-256-10)")
+    assert not out.exists()
+
+
+def test_a_checkpoint_of_another_data_set_is_refused(tmp_path, sample_checkpoint):
+    root = tmp_path / "data"
+    write_dataset(root)
+    write_dataset(root, folder="FashionMNIST")  # the same bytes: the name alone differs
+    result, out = resume(root, tmp_path, sample_checkpoint, "--rule", "sample",
+                         "--dataset", "fashion-mnist")  # fmt: skip
+    assert_clean_failure(
+        result, 2, "dataset mnist (this command: fashion-mnist)", "--dataset mnist"
+    )
+    assert not out.exists()
+
+
 def test_resume_trains_on_to_more_epochs_and_refuses_fewer(tiny_root, tmp_path, sample_checkpoint):
     result, out = resume(
         tiny_root, tmp_path, sample_checkpoint, "--rule", "sample", "--epochs", "1"
