@@ -219,6 +219,8 @@ def test_a_tampered_checkpoint_is_refused_and_its_code_never_runs(
 
 @pytest.mark.parametrize(("content", "phrase"), [
     (b"not a checkpoint at all", "cannot be read as a checkpoint"),
+    (b"hello", "cannot be read as a checkpoint"),  # torch's legacy reader: a KeyError
+    (b"", "cannot be read as a checkpoint"),
     ("truncated", "cannot be read as a checkpoint"),
     ("other torch file", "not an mnist-rules checkpoint"),
 ])  # fmt: skip

@@ -86,7 +86,7 @@ def read(path: Path) -> dict[str, Any]:
             " with torch.load(weights_only=True) so that no code in a file runs. Use a"
             " checkpoint written by `mnist-rules train --checkpoint`."
         ) from exc
-    except (RuntimeError, EOFError, OSError, ValueError) as exc:
+    except Exception as exc:  # torch's readers fail in many ways on a foreign file
         raise _unreadable(path, exc) from exc
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise UserError(
@@ -135,7 +135,8 @@ def _unreadable(path: Path, exc: Exception, detail: str | None = None) -> UserEr
     if detail is None:
         detail = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
     return UserError(
-        f"--resume {path}: cannot be read as a checkpoint ({type(exc).__name__}: {detail})."
+        f"--resume {path}: cannot be read as a checkpoint"
+        f" ({type(exc).__name__}{': ' + detail if detail else ''})."
         " It may be truncated or not a checkpoint at all; give a file written by"
         " `mnist-rules train --checkpoint`."
     )
