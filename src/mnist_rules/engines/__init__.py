@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     from torch import nn
 
     from mnist_rules.data import MnistData
+    from mnist_rules.distributed import World
     from mnist_rules.engines.base import Engine
 
 
@@ -46,17 +47,21 @@ def create_engine(
     step_mode: StepMode = StepMode.eager,
     transfer: Transfer | None = None,
     pinned: bool = False,
+    world: World | None = None,
 ) -> Engine:
     """`transfer` None: the engine's own way (torch: per step; tuned: resident).
-    `pinned`: copy from pinned host memory (CUDA only)."""
+    `pinned`: copy from pinned host memory (CUDA only). `world`: the torchrun job
+    whose processes sum their gradients each update (None: one process)."""
     if name is EngineName.torch:
         if step_mode is not StepMode.eager:
             raise ValueError("the torch engine runs eagerly only")
         from mnist_rules.engines.torch_engine import TorchEngine
 
-        return TorchEngine(model, data, device, lr, transfer, pinned)
+        return TorchEngine(model, data, device, lr, transfer, pinned, world=world)
     if name is EngineName.tuned:
         from mnist_rules.engines.tuned_engine import TunedEngine
 
-        return TunedEngine(model, data, device, lr, step_mode, transfer=transfer, pinned=pinned)
+        return TunedEngine(
+            model, data, device, lr, step_mode, transfer=transfer, pinned=pinned, world=world
+        )
     raise ValueError(f"unknown engine {name!r}")

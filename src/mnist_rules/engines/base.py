@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from mnist_rules.data import MnistData
+from mnist_rules.distributed import SINGLE, World
 from mnist_rules.engines.regions import Regions
 from mnist_rules.rules import Chunk
 
@@ -27,10 +28,20 @@ class Engine(ABC):
     # steps and regions of the engine's own (engines.regions).
     loads_in_batches: ClassVar[bool] = False
 
-    def __init__(self, model: nn.Module, data: MnistData, device: torch.device, lr: float):
+    def __init__(
+        self,
+        model: nn.Module,
+        data: MnistData,
+        device: torch.device,
+        lr: float,
+        world: World | None = None,
+    ):
         self.model = model.to(device)
         self.device = device
         self.lr = lr
+        # A torchrun job: each process steps through its part of every update, and the
+        # engine sums the gradients over the processes before applying an update.
+        self.world = world or SINGLE
         self.regions = Regions()  # named step regions, recorded while profiling
 
     def plan(self, chunks: Sequence[Chunk]) -> None:  # noqa: B027 (optional hook)

@@ -8,6 +8,8 @@ Checked against autograd + torch.optim.SGD in tests/test_tuned_engine.py.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 
 from mnist_rules.engines.regions import BACKWARD, FORWARD, UPDATE, Regions
@@ -26,7 +28,13 @@ class MlpParams:
         self.tensors += [fc3.weight.data, fc3.bias.data]
         self.w1, self.b1, self.w2, self.b2, self.w3, self.b3 = self.tensors
         self.w1t, self.w2t, self.w3t = self.w1.t(), self.w2.t(), self.w3.t()
-        self.grads = [torch.zeros_like(p) for p in self.tensors]
+        # The accumulated gradients: views of one flat buffer, so that data-parallel
+        # training sums all six over the processes in one all-reduce.
+        self.flat_grad = torch.zeros(sum(t.numel() for t in self.tensors), device=self.w1.device)
+        sizes = [t.numel() for t in self.tensors]
+        self.grads = [
+            g.view_as(t) for g, t in zip(self.flat_grad.split(sizes), self.tensors, strict=True)
+        ]
 
     def logits(self, x: torch.Tensor) -> torch.Tensor:
         a1 = torch.addmm(self.b1, x, self.w1t).relu_()
@@ -43,11 +51,13 @@ def chunk_step(
     lr: float,
     apply: bool,
     region: Regions = NO_REGIONS,
+    grad_sync: Callable[[], None] | None = None,
 ) -> None:
     """One chunk of an update: forward, backward, and either the fused update (the
     chunk is the whole update: weight 1, apply) or gradient accumulation, applied
     with `apply` on the update's last chunk. The chunk's logits are written to
-    `logits_out` (its losses are computed from there once per epoch)."""
+    `logits_out` (its losses are computed from there once per epoch). `grad_sync`:
+    data-parallel training's sum of the gradients over the processes, before applying."""
     with region(FORWARD):
         a1 = torch.addmm(p.b1, x, p.w1t).relu_()
         a2 = torch.addmm(p.b2, a1, p.w2t).relu_()
@@ -58,7 +68,7 @@ def chunk_step(
         dh2 = threshold_backward(dz @ p.w3, a2, 0)
         dh1 = threshold_backward(dh2 @ p.w2, a1, 0)
     layers = ((dz, a2, 4), (dh2, a1, 2), (dh1, x, 0))  # (grad out, input, index of W)
-    if weight == 1.0 and apply:  # the whole update in one chunk: p -= lr * grad, fused
+    if weight == 1.0 and apply and grad_sync is None:  # the whole update: fused
         with region(UPDATE):
             for d_out, inp, i in layers:
                 p.tensors[i].addmm_(d_out.t(), inp, alpha=-lr)
@@ -69,6 +79,8 @@ def chunk_step(
             p.grads[i].addmm_(d_out.t(), inp)
             p.grads[i + 1].add_(d_out.sum(0))
     if apply:
+        if grad_sync is not None:
+            grad_sync()
         with region(UPDATE):
             torch._foreach_add_(p.tensors, p.grads, alpha=-lr)
             torch._foreach_zero_(p.grads)

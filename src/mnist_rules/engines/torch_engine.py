@@ -10,6 +10,7 @@ arithmetic as ToTensor), so nothing is copied per step."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 
 import torch
@@ -28,8 +29,17 @@ class TorchEngine(Engine):
     name = "torch"
     loads_in_batches = True
 
-    def __init__(self, model, data, device, lr, transfer=None, pinned=False):
-        super().__init__(model, data, device, lr)
+    def __init__(self, model, data, device, lr, transfer=None, pinned=False, *, world=None):
+        super().__init__(model, data, device, lr, world)
+        # Data-parallel: DistributedDataParallel, as a PyTorch user would, its hook
+        # summing the processes' gradients (each is weighted by its share of the update).
+        self.net = self.model
+        if self.world.distributed:
+            from torch.nn.parallel import DistributedDataParallel
+
+            ids = [device.index] if device.type == "cuda" else None
+            self.net = DistributedDataParallel(self.model, device_ids=ids)
+            self.net.register_comm_hook(None, _sum_gradients)
         self.transfer = Transfer(transfer or Transfer.per_step)
         self.pinned = pinned and device.type == "cuda"  # pinning needs CUDA
         if self.transfer is Transfer.resident:
@@ -78,10 +88,13 @@ class TorchEngine(Engine):
                 region.count_copy(images, labels)
             images = images.to(self.device, non_blocking=self.pinned)
             labels = labels.to(self.device, non_blocking=self.pinned)
-        with region(FORWARD):
-            loss = F.cross_entropy(self.model(images), labels)
-        with region(BACKWARD):
-            (loss * chunk.weight if chunk.weight != 1.0 else loss).backward()
+        # Only an update's last chunk sums the gradients over processes (no_sync).
+        local = self.net.no_sync() if self.net is not self.model and not chunk.last else None
+        with local or contextlib.nullcontext():
+            with region(FORWARD):
+                loss = F.cross_entropy(self.net(images), labels)
+            with region(BACKWARD):
+                (loss * chunk.weight if chunk.weight != 1.0 else loss).backward()
         self._record_loss(loss, chunk)
         if chunk.last:
             with region(UPDATE):
@@ -156,3 +169,13 @@ class TorchEngine(Engine):
         self._loss_sum.zero_()
         self._loss_samples = 0
         return loss
+
+
+def _sum_gradients(process_group, bucket):
+    """DDP communication hook: the sum of the processes' gradients (DDP's default
+    averages them). The documented all-reduce hook, without its division."""
+    import torch.distributed as dist
+
+    group = process_group if process_group is not None else dist.group.WORLD
+    work = dist.all_reduce(bucket.buffer(), group=group, async_op=True)
+    return work.get_future().then(lambda fut: fut.value()[0])

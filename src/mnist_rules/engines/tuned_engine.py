@@ -54,8 +54,9 @@ class TunedEngine(Engine):
         *,
         transfer=None,
         pinned=False,
+        world=None,
     ):
-        super().__init__(model, data, device, lr)
+        super().__init__(model, data, device, lr, world)
         block = block or BLOCK
         self.lr, self.step_mode = lr, StepMode(step_mode)
         self.params = MlpParams(self.model)
@@ -101,6 +102,11 @@ class TunedEngine(Engine):
         self._deferred_steps = 0
 
     def plan(self, chunks: Sequence[Chunk]) -> None:
+        positions = chunks[-1].stop
+        if positions != len(self._order):  # a process's share of the set (torchrun)
+            self._order = torch.zeros(positions, dtype=torch.long, device=self.device)
+            self._onehot = torch.zeros(positions, CLASSES, device=self.device)
+            self._logits = torch.zeros(positions, CLASSES, device=self.device)
         first = chunks[0]
         self._per_sample = first.size == 1 and first.last
         self._samples_per_update = next(c.stop for c in chunks if c.last)
@@ -170,6 +176,11 @@ class TunedEngine(Engine):
     def _chunk_fn(self, size: int, weight: float, apply: bool) -> Callable[[], None]:
         """One chunk's forward, backward and update, from position self._start."""
         logits = torch.empty(size, CLASSES, device=self.device)
+        sync = None
+        if self.world.distributed:  # one all-reduce per update, of all six gradients
+            from mnist_rules.distributed import all_reduce_sum_
+
+            sync = lambda: all_reduce_sum_(self.params.flat_grad)  # noqa: E731
 
         def run() -> None:
             pos = self._arange[:size] + self._start
@@ -178,7 +189,7 @@ class TunedEngine(Engine):
             else:  # eager only: the chunk's start is known on the host
                 x = self._inputs_at(self._chunk_start, size)
             onehot = self._onehot[pos]
-            chunk_step(self.params, x, onehot, logits, weight, self.lr, apply, self.regions)
+            chunk_step(self.params, x, onehot, logits, weight, self.lr, apply, self.regions, sync)
             self._logits.index_copy_(0, pos, logits)
 
         return run

@@ -1,0 +1,171 @@
+"""Data-parallel training under torchrun, on torch.distributed.
+
+The epoch and batch rules split exactly: an update's gradient is the mean over its
+samples, so K processes that each take a part of every update, weight their part's
+gradient by its share of the update, and sum the K gradients (one all-reduce) make
+the update one process would. Each process trains a *local epoch*: its part of each
+update of the global order, one after the other, so that the engines, which walk
+positions 0..n of an order, run unchanged. The sample rule cannot split: each update
+needs the weights the one before left.
+
+torchrun sets WORLD_SIZE, RANK and LOCAL_RANK (and MASTER_ADDR/PORT for the
+rendezvous); without them the run is one process and nothing here is used.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from mnist_rules.errors import UsageError
+from mnist_rules.rules import Chunk, RuleName
+
+if TYPE_CHECKING:  # torch is imported where it is used: the CLI reads World for --help
+    import torch
+
+
+@dataclass(frozen=True)
+class World:
+    rank: int = 0
+    size: int = 1
+    local_rank: int = 0
+
+    @property
+    def is_main(self) -> bool:
+        """The process that prints, evaluates and writes files."""
+        return self.rank == 0
+
+    @property
+    def distributed(self) -> bool:
+        return self.size > 1
+
+
+SINGLE = World()
+
+
+def world_from_env() -> World:
+    """The process's place in a torchrun job, or SINGLE when not under torchrun."""
+    size = int(os.environ.get("WORLD_SIZE", "1"))
+    if size <= 1:
+        return SINGLE
+    return World(int(os.environ["RANK"]), size, int(os.environ.get("LOCAL_RANK", "0")))
+
+
+def start(world: World, device: torch.device) -> torch.device:
+    """Join the job's process group (gloo on CPU, nccl on CUDA); the device this
+    process trains on (its own GPU on CUDA)."""
+    import torch
+    import torch.distributed as dist
+
+    if device.type == "cuda":
+        device = torch.device("cuda", world.local_rank)
+        torch.cuda.set_device(device)
+    if not dist.is_initialized():
+        backend = "nccl" if device.type == "cuda" else "gloo"
+        dist.init_process_group(backend, rank=world.rank, world_size=world.size)
+    return device
+
+
+def stop() -> None:
+    import torch.distributed as dist
+
+    if dist.is_initialized():
+        dist.destroy_process_group()
+
+
+def check_rule(rule: RuleName, samples_per_update: int, world: World) -> None:
+    """Refuse what cannot be split over `world.size` processes, saying why and what to do."""
+    k = world.size
+    if rule is RuleName.sample:
+        raise UsageError(
+            f"The sample rule cannot run on {k} processes: each update needs the weights"
+            " the update before it left, so the processes would either wait for each"
+            " other in turn (no faster than one) or update from the same weights (other"
+            " math). Run it without torchrun, or use the batch or epoch rule."
+        )
+    if rule is RuleName.batch and samples_per_update % k:
+        lower = samples_per_update - samples_per_update % k
+        raise UsageError(
+            f"--batch-size {samples_per_update} does not split evenly over {k} processes."
+            f" Use a multiple of {k}, such as {lower or k} or {lower + k}, or a number of"
+            f" processes that divides {samples_per_update}."
+        )
+
+
+def local_positions(n: int, samples_per_update: int, world: World) -> torch.Tensor:
+    """The positions of the global order this process trains, in the order it trains
+    them: of each update's samples, the rank's share (sizes differ by one at most)."""
+    import torch
+
+    parts = []
+    for start in range(0, n, samples_per_update):
+        size = min(samples_per_update, n - start)
+        if size < world.size:
+            raise UsageError(
+                f"An update of {size} samples cannot be split over {world.size} processes"
+                f" (the last one of the epoch, {n} samples in updates of"
+                f" {samples_per_update}). Use fewer processes or another --train-subset."
+            )
+        lo = start + size * world.rank // world.size
+        hi = start + size * (world.rank + 1) // world.size
+        parts.append(torch.arange(lo, hi))
+    return torch.cat(parts)
+
+
+def local_plan(n: int, samples_per_update: int, max_chunk: int, world: World) -> list[Chunk]:
+    """This process's epoch plan over its local positions. Every process gets the same
+    number of chunks per update (so they refresh and stop at the same points), and
+    each chunk's weight is its share of the whole update, so that the summed
+    gradients are the update's mean gradient."""
+    chunks, local = [], 0
+    for start in range(0, n, samples_per_update):
+        size = min(samples_per_update, n - start)
+        mine = size * (world.rank + 1) // world.size - size * world.rank // world.size
+        largest = math.ceil(size / world.size)
+        pieces = math.ceil(largest / max_chunk)
+        for p in range(pieces):
+            lo, hi = local + mine * p // pieces, local + mine * (p + 1) // pieces
+            chunks.append(Chunk(lo, hi, (hi - lo) / size, p == pieces - 1))
+        local += mine
+    return chunks
+
+
+def all_reduce(values: list[float], op: str = "sum") -> list[float]:
+    """Sum (or take the max or min of) a few host numbers over the processes: one
+    small collective, float64 so that sample counts and loss sums stay exact."""
+    import torch
+    import torch.distributed as dist
+
+    t = torch.tensor(values, dtype=torch.float64)
+    if dist.get_backend() == "nccl":
+        t = t.cuda()
+    dist.all_reduce(t, op={"sum": dist.ReduceOp.SUM, "max": dist.ReduceOp.MAX,
+                           "min": dist.ReduceOp.MIN}[op])  # fmt: skip
+    return t.tolist()
+
+
+def broadcast_from_main(value: float) -> float:
+    """The main process's value, on every process."""
+    import torch
+    import torch.distributed as dist
+
+    t = torch.tensor([value], dtype=torch.float64)
+    if dist.get_backend() == "nccl":
+        t = t.cuda()
+    dist.broadcast(t, src=0)
+    return float(t.item())
+
+
+def all_reduce_sum_(tensor: torch.Tensor) -> None:
+    """Sum a tensor over the processes, in place (the gradients of an update)."""
+    import torch.distributed as dist
+
+    dist.all_reduce(tensor)
+
+
+def barrier() -> None:
+    import torch.distributed as dist
+
+    dist.barrier()
