@@ -43,6 +43,7 @@ class RunResult:
     mnist_rules_version: str
     threads: int
     step_mode: str = "eager"  # the tuned engine's: eager, graph or compiled
+    world_size: int = 1  # processes training data-parallel (torchrun); 1 without
     epochs: list[EpochResult] = field(default_factory=list)
     schema_version: int = SCHEMA_VERSION
 

@@ -24,9 +24,11 @@ import torch
 import mnist_rules
 from mnist_rules import checkpoint as ckpt
 from mnist_rules import data as data_mod
+from mnist_rules import distributed
 from mnist_rules.checkpoint import Checkpointer
 from mnist_rules.data import DatasetName, MnistData
 from mnist_rules.device import DeviceChoice, describe, resolve_device
+from mnist_rules.distributed import SINGLE, World
 from mnist_rules.engines import EngineName, StepMode, Transfer, create_engine
 from mnist_rules.errors import Diverged, Interrupted, UsageError
 from mnist_rules.interrupts import STOP
@@ -146,12 +148,25 @@ class TrainingRun:
     """One configured run: its engine, epoch plan and shuffling RNG, set up once; then
     epochs, one at a time. `train` drives it; benchmarks time its `train_epoch`."""
 
-    def __init__(self, config: TrainConfig, data: MnistData | None = None):
-        self.config = config
+    def __init__(self, config: TrainConfig, data: MnistData | None = None, world: World = SINGLE):
+        self.config, self.world = config, world
         device = resolve_device(config.device)
+        if world.distributed:
+            if config.rule is RuleName.sample:
+                distributed.check_rule(config.rule, 1, world)
+            if config.step_mode is not StepMode.eager:
+                raise UsageError(
+                    "--compile is not supported under torchrun yet: a step's all-reduce"
+                    " would have to be captured in the CUDA graph. Drop --compile."
+                )
+            device = distributed.start(world, device)
         if data is None:
             root = data_mod.resolve_data_dir(config.data_dir)
+            if world.distributed and not world.is_main:
+                distributed.barrier()  # the main process loads (downloads) first
             data = data_mod.load(config.dataset, root, config.train_subset)
+            if world.distributed and world.is_main:
+                distributed.barrier()
         elif config.train_subset is not None:
             data = data.with_train_size(config.train_subset)
         rule = RULES[config.rule]
@@ -163,6 +178,8 @@ class TrainingRun:
                 " Use a smaller batch, or the epoch rule for one update per epoch."
             )
         samples_per_update = rule.samples_per_update(n, batch_size)
+        if world.distributed:
+            distributed.check_rule(config.rule, samples_per_update, world)
 
         step_mode = config.step_mode
         if step_mode is StepMode.graph and device.type != "cuda":
@@ -182,8 +199,16 @@ class TrainingRun:
             step_mode,
             transfer=config.transfer,
             pinned=config.pinned,
+            world=world,
         )
-        self.chunks = plan_epoch(n, samples_per_update, config.chunk_size)
+        # Under torchrun, this process's share of each update: `_positions` picks it
+        # out of the epoch's global order, and the plan walks it (distributed.py).
+        self._positions: torch.Tensor | None = None
+        if world.distributed:
+            self._positions = distributed.local_positions(n, samples_per_update, world)
+            self.chunks = distributed.local_plan(n, samples_per_update, config.chunk_size, world)
+        else:
+            self.chunks = plan_epoch(n, samples_per_update, config.chunk_size)
         self.engine.plan(self.chunks)
         self.updates_per_epoch = rule.updates_per_epoch(n, batch_size)
         self._order_rng = torch.Generator().manual_seed(config.seed)
@@ -191,6 +216,7 @@ class TrainingRun:
         self._data_sha256: str | None = None
         self._resume: EpochProgress | None = None  # set by load_state_dict, mid-epoch
         self.unfinished: EpochProgress | None = None  # where an interrupted epoch stopped
+        self.stopped_mid_epoch = False  # under torchrun, which checkpoints only at epoch ends
         # One tensor per finished epoch: the loss of each update, when recorded.
         self.update_losses: list[torch.Tensor] = []
         # Kept always (one device write per update): they also locate a divergence.
@@ -211,7 +237,22 @@ class TrainingRun:
             mnist_rules_version=mnist_rules.__version__,
             threads=self.engine.threads,
             step_mode=step_mode.value,
+            world_size=world.size,
         )
+
+    def _my_order(self) -> torch.Tensor:
+        """The epoch's order as this process trains it: all of it, or under torchrun
+        its share of each update (every process draws the same global order)."""
+        order = self.next_order()
+        return order if self._positions is None else order[self._positions]
+
+    def stop_requested(self) -> bool:
+        """Whether a signal asked to stop: under torchrun, whether one reached any
+        process (a collective: every process must ask at the same point)."""
+        stop = STOP.signal is not None
+        if self.world.distributed:
+            stop = distributed.all_reduce([float(stop)], "max")[0] > 0
+        return stop
 
     def next_order(self) -> torch.Tensor:
         """The epoch's sample order: a fresh permutation, or dataset order."""
@@ -228,15 +269,16 @@ class TrainingRun:
         refresh (or the epoch's end) whose running loss is NaN or infinite, naming the
         update where it first was; Interrupted after the update in progress when a
         signal asked (at the next update the engine can resume from bit for bit)."""
-        engine, chunks, n = self.engine, self.chunks, self.result.train_size
+        engine, chunks, world = self.engine, self.chunks, self.world
+        n = chunks[-1].stop  # positions this process trains: all, or its share (torchrun)
         resumed, self._resume = self._resume, None
         if resumed is None:
-            order, first, updates, before, progress = self.next_order(), 0, 0, 0.0, None
+            order, first, updates, before, progress = self._my_order(), 0, 0, 0.0, None
         else:
             order, updates, before = resumed.order, resumed.updates, resumed.seconds
             first = next(i for i, c in enumerate(chunks) if c.start == resumed.samples)
             progress = resumed.engine
-        every = checkpoint.every if checkpoint is not None else None
+        every = checkpoint.every if checkpoint is not None and not world.distributed else None
         # Due at every multiple of `every` updates (at the next point the engine can
         # stop at, if not there): a fixed grid, also for a resumed epoch.
         next_save = (updates // every + 1) * every if every else None
@@ -249,7 +291,8 @@ class TrainingRun:
             for i, (batch, chunk) in enumerate(zip(batches, todo, strict=True), first):
                 engine.step(batch, chunk)
                 updates += chunk.last
-                if chunk.last and chunk.stop < n and engine.can_stop_at(chunk.stop):
+                stoppable = chunk.last and chunk.stop < n and not world.distributed
+                if stoppable and engine.can_stop_at(chunk.stop):
                     if STOP.signal is not None:  # Ctrl-C or SIGTERM: stop here
                         _close(batches)  # the engine applies what it held back
                         seconds = before + time.perf_counter() - start - paused
@@ -269,13 +312,25 @@ class TrainingRun:
                         paused += time.perf_counter() - saving
                 if (i + 1) % refresh_every == 0 or i + 1 == len(chunks):
                     loss = engine.running_loss()  # a sync, a hundred times an epoch at most
+                    samples, stop = chunk.stop, STOP.signal is not None
+                    if world.distributed:  # every process decides the same, on all data
+                        total, count, asked = distributed.all_reduce(
+                            [loss * samples, samples, float(stop)]
+                        )
+                        loss, samples, stop = total / count, int(count), asked > 0
                     if not math.isfinite(loss):
                         raise self._diverged(loss)
-                    reporter.advance(chunk.stop, updates, lambda loss=loss: loss)
+                    reporter.advance(samples, updates, lambda loss=loss: loss)
+                    if world.distributed and stop and i + 1 < len(chunks):
+                        self.stopped_mid_epoch = True  # no checkpoint here: epoch ends only
+                        raise self._interrupted(updates)  # all processes, after this update
         finally:
             _close(batches)  # also on an error: the model holds every step taken
         train_loss = engine.take_epoch_loss()  # the epoch's last sync ends the timed region
         seconds = before + time.perf_counter() - start - paused
+        if world.distributed:  # the mean over every process's samples
+            total, count = distributed.all_reduce([train_loss * n, n])
+            train_loss = total / count
         if not self._weights_finite():  # the epoch's last update broke them
             raise self._diverged(math.nan, update=self.updates_per_epoch, what="weights")
         update_losses = engine.take_update_losses()
@@ -345,6 +400,12 @@ class TrainingRun:
                 f" {finished + mid_epoch} or more."
             )
         samples = position["samples"]
+        if mid_epoch and self.world.distributed:
+            raise UsageError(
+                f"--resume {source}: the checkpoint stopped in the middle of an epoch, and"
+                " under torchrun each process trains a share of the epoch instead; resume"
+                " it in one process (without torchrun) to the end of that epoch first."
+            )
         boundaries = {c.stop for c in self.chunks if c.last}
         if mid_epoch and not (samples in boundaries and self.engine.can_stop_at(samples)):
             raise UsageError(
@@ -390,6 +451,9 @@ class TrainingRun:
         epoch = len(self.result.epochs) + 1
         if update is None:
             first = self.engine.first_nonfinite_update()
+            if self.world.distributed:  # the first over all processes' updates
+                found = distributed.all_reduce([math.inf if first is None else first], "min")
+                first = None if math.isinf(found[0]) else int(found[0])
             update = (first if first is not None else 0) + 1
         value = "NaN" if math.isnan(loss) else "infinite"
         if what == "weights":
@@ -410,7 +474,11 @@ class TrainingRun:
         reporter.start_epoch(epoch, self.result.train_size, self.updates_per_epoch)
         train_loss, train_seconds, updates = self.train_epoch(reporter, checkpoint)
         eval_start = time.perf_counter()
-        test_acc = self.engine.evaluate()
+        if not self.world.distributed:
+            test_acc = self.engine.evaluate()
+        else:  # once, not once per process: the weights are the same everywhere
+            test_acc = self.engine.evaluate() if self.world.is_main else math.nan
+            test_acc = distributed.broadcast_from_main(test_acc)
         epoch_result = EpochResult(
             epoch=epoch,
             train_loss=train_loss,
@@ -431,11 +499,14 @@ def train(
     checkpoint: Checkpointer | None = None,
     resume: dict[str, Any] | None = None,
     resume_path: Path | str = "checkpoint",
+    world: World = SINGLE,
 ) -> TrainingRun:
     """Train from `config`; `data` may be passed in to share one load between runs.
     `checkpoint`: save one after every epoch (and every `every` updates), and when a
-    signal stops the run. `resume`: a checkpoint (checkpoint.read) to go on from."""
-    run = TrainingRun(config, data)
+    signal stops the run. `resume`: a checkpoint (checkpoint.read) to go on from.
+    `world`: this process's place in a torchrun job; give `checkpoint` to the main
+    process only."""
+    run = TrainingRun(config, data, world)
     if resume is not None:
         run.load_state_dict(resume, resume_path)
     reporter.start_run(run.result, run.updates_per_epoch)
@@ -444,10 +515,12 @@ def train(
             run.run_epoch(reporter, checkpoint)
             if checkpoint is not None:
                 checkpoint.save(run.state_dict())
-            if STOP.signal is not None and len(run.result.epochs) < config.epochs:
+            if len(run.result.epochs) < config.epochs and run.stop_requested():
                 raise run._interrupted(None)  # it came during the epoch's last update
     except Interrupted as stopped:
-        if checkpoint is not None:
+        if checkpoint is not None and run.stopped_mid_epoch:  # torchrun: not resumable
+            stopped.args = (f"{stopped} {_epoch_end_checkpoint_note(checkpoint)}",)
+        elif checkpoint is not None:
             checkpoint.save(run.state_dict(run.unfinished))
             stopped.args = (
                 f"{stopped} The checkpoint is in {checkpoint.path}: to go on, run the same"
@@ -461,6 +534,16 @@ def train(
             )
         raise
     return run
+
+
+def _epoch_end_checkpoint_note(checkpoint: Checkpointer) -> str:
+    if checkpoint.last is None:
+        return "Under torchrun, checkpoints are written at epoch ends; none had finished."
+    return (
+        f"Under torchrun, checkpoints are written at epoch ends: the last, {checkpoint.last},"
+        f" is in {checkpoint.path}; to go on from it, run the same command with --resume"
+        f" {checkpoint.path}."
+    )
 
 
 def _close(batches: Any) -> None:

@@ -13,6 +13,7 @@ from mnist_rules.cli import options
 from mnist_rules.cli.errors import friendly_errors
 from mnist_rules.data import DatasetName
 from mnist_rules.device import DeviceChoice
+from mnist_rules.distributed import world_from_env
 from mnist_rules.engines import EngineName, StepMode
 from mnist_rules.errors import RunStopped, UsageError
 from mnist_rules.rules import DEFAULT_BATCH_SIZE, RuleName
@@ -84,6 +85,11 @@ def compare(
     quiet: bool = options.Quiet,
 ) -> None:
     """Train with each rule from the same initial weights; compare time to accuracy."""
+    if world_from_env().distributed:
+        raise UsageError(
+            "mnist-rules compare runs in one process; under torchrun, run `mnist-rules train`"
+            " (the epoch and batch rules train data-parallel)."
+        )
     chosen = parse_rules(rules)
     lrs = {RuleName.epoch: lr_epoch, RuleName.batch: lr_batch, RuleName.sample: lr_sample}
     for rule, value in lrs.items():

@@ -11,7 +11,8 @@ from typing import TypeVar
 
 import typer
 
-from mnist_rules.errors import UserError
+from mnist_rules.distributed import world_from_env
+from mnist_rules.errors import RunStopped, UsageError, UserError
 
 F = TypeVar("F", bound=Callable)
 
@@ -56,7 +57,11 @@ def friendly_errors(command: F) -> F:
         except UserError as exc:
             if state.debug:
                 raise
-            print_error(str(exc))
+            world = world_from_env()
+            if world.is_main:
+                print_error(str(exc))
+            elif not isinstance(exc, (RunStopped, UsageError)):  # those are the same everywhere
+                print_error(f"(process {world.rank} of {world.size}) {exc}")
             raise typer.Exit(exc.exit_code) from None
         except KeyboardInterrupt:
             if state.debug:

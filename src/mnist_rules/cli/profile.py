@@ -12,6 +12,7 @@ from mnist_rules.cli import options
 from mnist_rules.cli.errors import friendly_errors
 from mnist_rules.data import DatasetName
 from mnist_rules.device import DeviceChoice
+from mnist_rules.distributed import world_from_env
 from mnist_rules.engines import EngineName, Transfer
 from mnist_rules.errors import UsageError
 from mnist_rules.rules import RuleName
@@ -73,6 +74,11 @@ def profile(
     quiet: bool = options.Quiet,
 ) -> None:
     """Measure where one update step's time goes: data, transfer, compute, overhead."""
+    if world_from_env().distributed:
+        raise UsageError(
+            "mnist-rules profile runs in one process; under torchrun, run `mnist-rules train`"
+            " (the epoch and batch rules train data-parallel)."
+        )
     if compare_transfers and (transfer is not None or pinned is not None or trace):
         raise UsageError(
             "--compare-transfers profiles every --transfer and --pinned/--pageable"

@@ -11,6 +11,7 @@ from mnist_rules.cli import options
 from mnist_rules.cli.errors import friendly_errors
 from mnist_rules.data import DatasetName
 from mnist_rules.device import DeviceChoice
+from mnist_rules.distributed import world_from_env
 from mnist_rules.engines import EngineName, StepMode
 from mnist_rules.errors import Interrupted, RunStopped, UsageError, UserError
 from mnist_rules.rules import DEFAULT_BATCH_SIZE, RuleName
@@ -100,9 +101,17 @@ def train(
             "--checkpoint-every applies to the batch and sample rules: the epoch rule's only"
             " update is the epoch, after which --checkpoint already saves one."
         )
-    for path, option in ((json_out, "--json"), (save, "--save"), (checkpoint, "--checkpoint")):
-        if path is not None:
-            check_writable(path, option)
+    world = world_from_env()  # under torchrun: one of several processes
+    if world.distributed and checkpoint_every is not None:
+        raise UsageError(
+            "--checkpoint-every is not available under torchrun: each process trains a"
+            " share of the epoch, so checkpoints are written at epoch ends only."
+        )
+    outputs = ((json_out, "--json"), (save, "--save"), (checkpoint, "--checkpoint"))
+    if world.is_main:  # the process that writes them
+        for path, option in outputs:
+            if path is not None:
+                check_writable(path, option)
 
     # Imported here, not at the top: --help must not pay for torch (seconds) or rich.
     import torch
@@ -110,6 +119,7 @@ def train(
 
     from mnist_rules import checkpoint as ckpt
     from mnist_rules.cli.progress import RichReporter, count
+    from mnist_rules.distributed import stop as stop_process_group
     from mnist_rules.interrupts import stop_after_update_on_signals
     from mnist_rules.training import TrainConfig
     from mnist_rules.training import train as run_training
@@ -129,8 +139,10 @@ def train(
         train_subset=train_subset,
     )
     state = ckpt.read(resume) if resume is not None else None  # a bad file fails first
-    saver = ckpt.Checkpointer(checkpoint, checkpoint_every) if checkpoint is not None else None
-    console = Console(quiet=quiet, highlight=False, soft_wrap=True)
+    saver = None
+    if checkpoint is not None and world.is_main:
+        saver = ckpt.Checkpointer(checkpoint, checkpoint_every)
+    console = Console(quiet=quiet or not world.is_main, highlight=False, soft_wrap=True)
     if state is not None:
         at = state["position"]
         console.print(
@@ -144,10 +156,16 @@ def train(
     try:
         with stop_after_update_on_signals(), RichReporter(epochs, console) as reporter:
             trained = run_training(
-                config, reporter=reporter, checkpoint=saver, resume=state, resume_path=resume
+                config,
+                reporter=reporter,
+                checkpoint=saver,
+                resume=state,
+                resume_path=resume,
+                world=world,
             )
     except RunStopped as stopped:  # diverged or interrupted: keep the finished epochs
-        if json_out is not None and stopped.result is not None and stopped.result.epochs:
+        kept = stopped.result is not None and stopped.result.epochs and world.is_main
+        if json_out is not None and kept:
             stopped.result.write(json_out)
             stopped.args = (f"{stopped} The finished epochs' results are in {json_out}.",)
         if isinstance(stopped, Interrupted) and checkpoint is None:
@@ -156,11 +174,13 @@ def train(
                 " give --checkpoint PATH to be able to.",
             )
         raise
+    finally:
+        stop_process_group()
     result = trained.result
 
-    if json_out is not None:
+    if json_out is not None and world.is_main:
         result.write(json_out)
-    if save is not None:
+    if save is not None and world.is_main:
         with atomic_path(save) as tmp:
             torch.save(trained.engine.weights(), tmp)
 
