@@ -9,12 +9,17 @@ from mnist_rules.engines import EngineName, StepMode
 
 
 @pytest.fixture(scope="session")
-def full_size_data(tmp_path_factory):
+def full_size_root(tmp_path_factory):
     """A data set of MNIST's sizes (60,000 + 10,000 images), written here: the cost of an
     update does not depend on the pixel values, and benchmarks must run anywhere."""
     root = tmp_path_factory.mktemp("bench-mnist")
     write_dataset(root, train=60_000, test=10_000)
-    return load(DatasetName.mnist, root)
+    return root
+
+
+@pytest.fixture(scope="session")
+def full_size_data(full_size_root):
+    return load(DatasetName.mnist, full_size_root)
 
 
 def variants() -> list:

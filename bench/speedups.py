@@ -76,8 +76,28 @@ def check(report: dict) -> list[str]:
     return lines
 
 
+def processes(report: dict) -> list[str]:
+    """The torchrun benchmark's seconds per epoch, 1 process against 2 (reported only)."""
+    seconds = {}
+    for bench in report["benchmarks"]:
+        info = bench.get("extra_info") or {}
+        if "nproc" in info:
+            seconds[(info["engine"], info["nproc"])] = info["epoch_seconds"]
+    lines = []
+    for engine in sorted({engine for engine, _ in seconds}):
+        one, two = seconds.get((engine, 1)), seconds.get((engine, 2))
+        if one is not None and two is not None:
+            lines.append(
+                f"info epoch rule, {engine} engine: {one:.2f} s per epoch in 1 process,"
+                f" {two:.2f} s in 2 (torchrun, gloo): {one / two:.2f}x"
+            )
+    return lines
+
+
 def main(argv: list[str]) -> int:
     report = json.loads(Path(argv[1]).read_text())
+    for line in processes(report):
+        print(line)
     lines = check(report)
     if not lines:
         print("speed-up gate: no tuned/torch pair in the report", file=sys.stderr)

@@ -77,3 +77,15 @@ def test_main_exits_1_on_a_failure_or_an_empty_report(tmp_path, capsys):
     path.write_text(json.dumps({"benchmarks": []}))
     assert speedups.main(["x", str(path)]) == 1
     assert "no tuned/torch pair" in capsys.readouterr().err
+
+
+def test_the_torchrun_benchmark_prints_seconds_per_epoch_for_1_and_2_processes():
+    def job(engine, nproc, seconds):
+        info = {"engine": engine, "nproc": nproc, "epoch_seconds": seconds}
+        return {"name": "test_torchrun_epoch", "params": {}, "stats": {}, "extra_info": info}
+
+    r = {"benchmarks": [job("tuned", 1, 0.9), job("tuned", 2, 0.6), job("torch", 1, 9.0)]}
+    assert speedups.processes(r) == [
+        "info epoch rule, tuned engine: 0.90 s per epoch in 1 process, 0.60 s in 2"
+        " (torchrun, gloo): 1.50x"
+    ]  # the torch engine's 2-process job is missing: no line for it
