@@ -139,3 +139,15 @@ def test_other_processes_leave_usage_errors_to_the_main_one_and_name_themselves(
     monkeypatch.setenv("RANK", "0")
     usage = invoke("compare", "--data-dir", data_root)
     assert usage.exit_code == 2 and "mnist-rules compare runs in one process" in usage.stderr
+
+
+def test_an_epoch_end_checkpoint_resumes_bitwise_under_torchrun(data_root, tmp_path):
+    common = ["train", "--rule", "batch", "--engine", "tuned", "--device", "cpu",
+              "--data-dir", data_root, "--quiet"]  # fmt: skip
+    whole, resumed, check = tmp_path / "whole.pt", tmp_path / "resumed.pt", tmp_path / "c.pt"
+    for args in (["--epochs", "2", "--save", whole], ["--epochs", "1", "--checkpoint", check],
+                 ["--epochs", "2", "--resume", check, "--save", resumed]):  # fmt: skip
+        done = torchrun(*common, *args)
+        assert done.returncode == 0, done.stderr
+    a, b = torch.load(whole, weights_only=True), torch.load(resumed, weights_only=True)
+    assert all(torch.equal(a[k], b[k]) for k in a)

@@ -83,7 +83,9 @@ class RichReporter:
             f" {count(updates_per_epoch, 'update')} per epoch;"
             f" {run.dataset} {run.train_size:,} train / {run.test_size:,} test;"
             f" {run.engine} engine on {run.device}"
-            f" ({run.device_name}, {count(run.threads, 'thread')});"
+            f" ({run.device_name}, {count(run.threads, 'thread')}"
+            + (f" in each of {run.world_size} processes" if run.world_size > 1 else "")
+            + ");"
             f" seed {run.seed}"
         )
 
