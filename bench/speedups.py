@@ -9,9 +9,10 @@ tuned step mode; exits 1 if an epoch ratio of the eager tuned engine is below it
 floor. Ratios are of minimums (noise only ever adds time) and of medians.
 
 FLOORS catch a lost optimisation, not noise: on the shared 2-core CPU the same code
-measured 5.9-13.3x (sample), 6.9-7.8x (batch) and 9.3-10.1x (epoch) across runs, so a floor
-at the issue's 10x target for the sample rule would fail on noise about half the
-time. TARGETS are the issue's goals, each reported as met or not in every run.
+measured 5.9-13.9x (sample; 6.4x in a CI run), 6.9-9.4x (batch) and 8.5-11.3x (epoch)
+across runs, so a floor at the issue's 10x target for the sample rule would fail on
+noise about half the time, and one at 6x now and then. TARGETS are the issue's goals,
+each reported as met or not in every run.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from pathlib import Path
 
 # (benchmark kind, rule, device) -> the least torch/tuned ratio of minimums that passes.
 FLOORS = {
-    ("epoch", "sample", "cpu"): 6.0,
+    ("epoch", "sample", "cpu"): 5.0,
     ("epoch", "batch", "cpu"): 5.0,
     ("epoch", "epoch", "cpu"): 5.0,
 }
