@@ -83,19 +83,47 @@ def expected_files(dataset: DatasetName) -> list[str]:
     return [name.removesuffix(".gz") for name, _md5 in cls.resources]
 
 
-def load(dataset: DatasetName, root: Path, train_subset: int | None = None) -> MnistData:
-    """Load (downloading if needed) `dataset` under `root`/<Class>/raw/."""
+def load(
+    dataset: DatasetName, root: Path, train_subset: int | None = None, stream: bool = False
+) -> MnistData:
+    """Load (downloading if needed) `dataset` under `root`/<Class>/raw/. `stream`: map
+    the training images instead of reading them (StreamedTrainSet, stream mode)."""
     cls = _dataset_class(dataset)
     raw_folder = root / cls.__name__ / "raw"
     files = [raw_folder / name for name in expected_files(dataset)]
     if all(f.is_file() for f in files):  # else torchvision downloads, or we say why not
         for f in files:
             check_idx_header(f)
-    train = _open(cls, root, raw_folder, dataset, train=True)
-    test = _open(cls, root, raw_folder, dataset, train=False)
+    test = _open(cls, root, raw_folder, dataset, train=False)  # downloads all four if need be
+    if stream:
+        train = StreamedTrainSet(raw_folder)
+    else:
+        train = _open(cls, root, raw_folder, dataset, train=True)
 
     data = MnistData(dataset, raw_folder, train, test, len(train))
     return data if train_subset is None else data.with_train_size(train_subset)
+
+
+class StreamedTrainSet:
+    """The training set of stream mode: images memory-mapped (never read whole), labels
+    read (one byte each). Duck-types what the engines use of a torchvision MNIST."""
+
+    def __init__(self, raw_folder: Path):
+        from mnist_rules.idx_mmap import MappedIdx
+
+        self.mapped = MappedIdx(raw_folder / "train-images-idx3-ubyte")
+        labels = MappedIdx(raw_folder / "train-labels-idx1-ubyte")
+        self.data = self.mapped.data
+        self.targets = labels.data.long()  # a copy: 8 bytes a label, as torchvision's
+        if len(self.targets) != len(self.data):
+            raise DataError(
+                f"The training set in {raw_folder} has {len(self.data)} images but"
+                f" {len(self.targets)} labels. One of the two files is truncated or from"
+                " another set: delete both to download fresh copies."
+            )
+
+    def __len__(self) -> int:
+        return len(self.data)
 
 
 # IDX magic numbers: 0x0000 0x08 (unsigned bytes), then the number of dimensions.

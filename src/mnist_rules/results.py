@@ -44,6 +44,7 @@ class RunResult:
     threads: int
     step_mode: str = "eager"  # the tuned engine's: eager, graph or compiled
     world_size: int = 1  # processes training data-parallel (torchrun); 1 without
+    data_mode: str = "resident"  # or "stream": the training images memory-mapped
     epochs: list[EpochResult] = field(default_factory=list)
     schema_version: int = SCHEMA_VERSION
 

@@ -25,11 +25,12 @@ import mnist_rules
 from mnist_rules import checkpoint as ckpt
 from mnist_rules import data as data_mod
 from mnist_rules import distributed
+from mnist_rules import stream as streaming
 from mnist_rules.checkpoint import Checkpointer
 from mnist_rules.data import DatasetName, MnistData
 from mnist_rules.device import DeviceChoice, describe, resolve_device
 from mnist_rules.distributed import SINGLE, World
-from mnist_rules.engines import EngineName, StepMode, Transfer, create_engine
+from mnist_rules.engines import DataMode, EngineName, StepMode, Transfer, create_engine
 from mnist_rules.errors import Diverged, Interrupted, UsageError
 from mnist_rules.interrupts import STOP
 from mnist_rules.model import LAYER_SIZES, build_mlp
@@ -57,6 +58,9 @@ class TrainConfig:
     # The tuned engine's step launches (engines.capture). The CLI's --compile asks for
     # graph: CUDA graphs, which on CPU fall back to eager with a warning.
     step_mode: StepMode = StepMode.eager
+    # Where the training images live: read whole (resident), or memory-mapped and
+    # streamed a block at a time (stream: the tuned engine's; stream.py).
+    data_mode: DataMode = DataMode.resident
     # How inputs reach the device (`profile`): None is the engine's own way (torch: a
     # copy per step; tuned: resident). pinned: copies from pinned memory. CUDA only:
     # on a CPU there is nothing to copy, and both are ignored.
@@ -75,6 +79,14 @@ class TrainConfig:
         self.rule = RuleName(self.rule)
         self.engine = EngineName(self.engine)
         self.step_mode = StepMode(self.step_mode)
+        self.data_mode = DataMode(self.data_mode)
+        if self.data_mode is DataMode.stream and self.engine is not EngineName.tuned:
+            raise UsageError(
+                "--data-mode stream is the tuned engine's: give --engine tuned (the torch"
+                " engine's DataLoader reads the set through torchvision, whole)."
+            )
+        if self.data_mode is DataMode.stream and self.step_mode is not StepMode.eager:
+            raise UsageError("--data-mode stream runs eagerly: drop --compile.")
         self.transfer = None if self.transfer is None else Transfer(self.transfer)
         if self.transfer is Transfer.per_step and self.step_mode is not StepMode.eager:
             raise UsageError(
@@ -164,11 +176,20 @@ class TrainingRun:
             root = data_mod.resolve_data_dir(config.data_dir)
             if world.distributed and not world.is_main:
                 distributed.barrier()  # the main process loads (downloads) first
-            data = data_mod.load(config.dataset, root, config.train_subset)
+            stream = config.data_mode is DataMode.stream
+            data = data_mod.load(config.dataset, root, config.train_subset, stream=stream)
             if world.distributed and world.is_main:
                 distributed.barrier()
         elif config.train_subset is not None:
             data = data.with_train_size(config.train_subset)
+        self._streamed = config.data_mode is DataMode.stream
+        if self._streamed and not isinstance(data.train, data_mod.StreamedTrainSet):
+            raise ValueError("stream mode needs data.load(..., stream=True)")
+        if self._streamed and world.distributed:
+            raise UsageError(
+                "--data-mode stream does not run under torchrun yet: each process would"
+                " read a share of every block. Use the resident mode."
+            )
         rule = RULES[config.rule]
         n = data.train_size
         batch_size = config.batch_size or min(DEFAULT_BATCH_SIZE, n)
@@ -200,6 +221,7 @@ class TrainingRun:
             transfer=config.transfer,
             pinned=config.pinned,
             world=world,
+            stream=self._streamed,
         )
         # Under torchrun, this process's share of each update: `_positions` picks it
         # out of the epoch's global order, and the plan walks it (distributed.py).
@@ -238,6 +260,7 @@ class TrainingRun:
             threads=self.engine.threads,
             step_mode=step_mode.value,
             world_size=world.size,
+            data_mode=config.data_mode.value,
         )
 
     def _my_order(self) -> torch.Tensor:
@@ -257,9 +280,11 @@ class TrainingRun:
     def next_order(self) -> torch.Tensor:
         """The epoch's sample order: a fresh permutation, or dataset order."""
         n = self.result.train_size
-        return (
-            torch.randperm(n, generator=self._order_rng) if self.config.shuffle else torch.arange(n)
-        )
+        if not self.config.shuffle:
+            return torch.arange(n)
+        if self._streamed:  # blocks in a random order, each shuffled within (stream.py)
+            return streaming.block_shuffled_order(n, streaming.STREAM_BLOCK, self._order_rng)
+        return torch.randperm(n, generator=self._order_rng)
 
     def train_epoch(
         self, reporter: Reporter = SILENT, checkpoint: Checkpointer | None = None

@@ -12,7 +12,7 @@ from mnist_rules.cli.errors import friendly_errors
 from mnist_rules.data import DatasetName
 from mnist_rules.device import DeviceChoice
 from mnist_rules.distributed import world_from_env
-from mnist_rules.engines import EngineName, StepMode
+from mnist_rules.engines import DataMode, EngineName, StepMode
 from mnist_rules.errors import Interrupted, RunStopped, UsageError, UserError
 from mnist_rules.rules import DEFAULT_BATCH_SIZE, RuleName
 
@@ -44,6 +44,13 @@ def train(
         show_default=False,
     ),
     engine: EngineName = options.Engine,
+    data_mode: DataMode = typer.Option(
+        DataMode.resident,
+        "--data-mode",
+        help="resident: read the training set into memory. stream: memory-map it and"
+        " stream it a block of 10,000 at a time (tuned engine; for sets larger than"
+        " memory; the batch rule then shuffles blocks, not samples).",
+    ),
     compile_steps: bool = options.Compile,
     device: DeviceChoice = options.Device,
     dataset: DatasetName = options.Dataset,
@@ -133,6 +140,7 @@ def train(
         seed=seed,
         engine=engine,
         step_mode=StepMode.graph if compile_steps else StepMode.eager,
+        data_mode=data_mode,
         device=device,
         dataset=dataset,
         data_dir=data_dir,

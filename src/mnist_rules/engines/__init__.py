@@ -29,6 +29,14 @@ class Transfer(str, Enum):
     resident = "resident"
 
 
+class DataMode(str, Enum):
+    """Where the training images live: read whole into memory (resident), or memory-
+    mapped and streamed a block at a time (stream, the tuned engine's; stream.py)."""
+
+    resident = "resident"
+    stream = "stream"
+
+
 class StepMode(str, Enum):
     """How the tuned engine launches its steps (engines.capture): op by op, as CUDA
     graphs, or through torch.compile."""
@@ -48,11 +56,14 @@ def create_engine(
     transfer: Transfer | None = None,
     pinned: bool = False,
     world: World | None = None,
+    stream: bool = False,
 ) -> Engine:
     """`transfer` None: the engine's own way (torch: per step; tuned: resident).
     `pinned`: copy from pinned host memory (CUDA only). `world`: the torchrun job
     whose processes sum their gradients each update (None: one process)."""
     if name is EngineName.torch:
+        if stream:
+            raise ValueError("stream mode is the tuned engine's")
         if step_mode is not StepMode.eager:
             raise ValueError("the torch engine runs eagerly only")
         from mnist_rules.engines.torch_engine import TorchEngine
@@ -62,6 +73,14 @@ def create_engine(
         from mnist_rules.engines.tuned_engine import TunedEngine
 
         return TunedEngine(
-            model, data, device, lr, step_mode, transfer=transfer, pinned=pinned, world=world
+            model,
+            data,
+            device,
+            lr,
+            step_mode,
+            transfer=transfer,
+            pinned=pinned,
+            world=world,
+            stream=stream,
         )
     raise ValueError(f"unknown engine {name!r}")
