@@ -2,6 +2,8 @@
 sample and epoch rules keep dataset order and make the resident mode's updates; the
 batch rule's block shuffle is a permutation that repeats with its seed."""
 
+import json
+
 import pytest
 import torch
 
@@ -39,9 +41,10 @@ def test_the_stream_serves_the_rows_of_the_order_across_blocks(tmp_path):
         assert torch.equal(served.rows(start, size), flat[order[start : start + size]])
 
 
+@pytest.mark.parametrize("engine", ["torch", "tuned"])
 @pytest.mark.parametrize("rule", ["sample", "epoch"])
-def test_dataset_order_rules_make_the_resident_updates_in_stream_mode(tiny_root, rule):
-    config = lambda mode: TrainConfig(rule=rule, engine="tuned", epochs=2, device="cpu",  # noqa: E731
+def test_dataset_order_rules_make_the_resident_updates_in_stream_mode(tiny_root, rule, engine):
+    config = lambda mode: TrainConfig(rule=rule, engine=engine, epochs=2, device="cpu",  # noqa: E731
                                       data_mode=mode)  # fmt: skip
     resident = train(config("resident"), load(DatasetName.mnist, tiny_root))
     streamed = train(config("stream"), load(DatasetName.mnist, tiny_root, stream=True))
@@ -70,6 +73,22 @@ def test_a_truncated_training_file_fails_in_stream_mode_too(tmp_path, offline):
         load(DatasetName.mnist, tmp_path, stream=True)
 
 
-def test_stream_mode_is_refused_for_the_torch_engine(tiny_root):
-    result = invoke("train", "--data-mode", "stream", "--data-dir", tiny_root, "--device", "cpu")
-    assert_clean_failure(result, 2, "--data-mode stream is the tuned engine's")
+def test_stream_mode_with_compile_is_refused(tiny_root):
+    result = invoke("train", "--data-mode", "stream", "--engine", "tuned", "--compile",
+                    "--data-dir", tiny_root, "--device", "cpu")  # fmt: skip
+    assert_clean_failure(result, 2, "--data-mode stream runs eagerly")
+
+
+def test_auto_streams_only_a_set_that_would_not_fit(tiny_root, tmp_path, monkeypatch):
+    def mode_with(available):
+        monkeypatch.setattr(stream, "available_memory", lambda: available)
+        out = tmp_path / "r.json"
+        done = invoke("train", "--epochs", "1", "--device", "cpu", "--data-dir", tiny_root,
+                      "--json", out, "--quiet")  # fmt: skip
+        assert done.exit_code == 0, done.output
+        return json.loads(out.read_text())["data_mode"]
+
+    assert stream.available_memory() > 0  # read from /proc/meminfo here
+    size = (tiny_root / "MNIST" / "raw" / "train-images-idx3-ubyte").stat().st_size
+    assert mode_with(100 * size) == "resident"
+    assert mode_with(size) == "stream"  # more than half of what is available

@@ -78,6 +78,11 @@ class MnistData:
         return self.train.data[: self.train_size]
 
 
+def train_images_file(dataset: DatasetName, root: Path) -> Path:
+    """Where the training images' IDX file is (or will be, once downloaded)."""
+    return root / _TORCHVISION_CLASS[dataset] / "raw" / "train-images-idx3-ubyte"
+
+
 def expected_files(dataset: DatasetName) -> list[str]:
     cls = _dataset_class(dataset)
     return [name.removesuffix(".gz") for name, _md5 in cls.resources]

@@ -11,8 +11,10 @@ in a random order and each is shuffled within, with the seed.
 
 from __future__ import annotations
 
+import os
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
 
 import torch
 
@@ -21,6 +23,29 @@ from mnist_rules.idx_mmap import MappedIdx
 # Samples per block: 7.8 MB of MNIST images. Large enough that a block is one long
 # sequential read; small enough that two blocks in memory are nothing beside torch.
 STREAM_BLOCK = 10_000
+
+
+def auto_data_mode(images_file: Path) -> str:
+    """--data-mode auto: "stream" when the training images would take more than half
+    the memory available now (resident mode holds them about 1.6 times over, as
+    measured on 600,000 images), else "resident"; resident too for a set still to be
+    downloaded, which is MNIST-sized."""
+    try:
+        size = images_file.stat().st_size
+    except FileNotFoundError:
+        return "resident"
+    return "stream" if size > available_memory() / 2 else "resident"
+
+
+def available_memory() -> int:
+    """Bytes the kernel says can be used without swapping (MemAvailable)."""
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
 
 
 def block_shuffled_order(n: int, block: int, generator: torch.Generator) -> torch.Tensor:

@@ -60,7 +60,7 @@ class TrainConfig:
     step_mode: StepMode = StepMode.eager
     # Where the training images live: read whole (resident), or memory-mapped and
     # streamed a block at a time (stream: the tuned engine's; stream.py).
-    data_mode: DataMode = DataMode.resident
+    data_mode: DataMode = DataMode.auto
     # How inputs reach the device (`profile`): None is the engine's own way (torch: a
     # copy per step; tuned: resident). pinned: copies from pinned memory. CUDA only:
     # on a CPU there is nothing to copy, and both are ignored.
@@ -80,11 +80,6 @@ class TrainConfig:
         self.engine = EngineName(self.engine)
         self.step_mode = StepMode(self.step_mode)
         self.data_mode = DataMode(self.data_mode)
-        if self.data_mode is DataMode.stream and self.engine is not EngineName.tuned:
-            raise UsageError(
-                "--data-mode stream is the tuned engine's: give --engine tuned (the torch"
-                " engine's DataLoader reads the set through torchvision, whole)."
-            )
         if self.data_mode is DataMode.stream and self.step_mode is not StepMode.eager:
             raise UsageError("--data-mode stream runs eagerly: drop --compile.")
         self.transfer = None if self.transfer is None else Transfer(self.transfer)
@@ -172,18 +167,24 @@ class TrainingRun:
                     " would have to be captured in the CUDA graph. Drop --compile."
                 )
             device = distributed.start(world, device)
+        mode = config.data_mode
         if data is None:
             root = data_mod.resolve_data_dir(config.data_dir)
+            if mode is DataMode.auto:  # stream only what would not fit, in one process
+                images_file = data_mod.train_images_file(config.dataset, root)
+                mode = DataMode(streaming.auto_data_mode(images_file))
+                if world.distributed or config.step_mode is not StepMode.eager:
+                    mode = DataMode.resident
             if world.distributed and not world.is_main:
                 distributed.barrier()  # the main process loads (downloads) first
-            stream = config.data_mode is DataMode.stream
+            stream = mode is DataMode.stream
             data = data_mod.load(config.dataset, root, config.train_subset, stream=stream)
             if world.distributed and world.is_main:
                 distributed.barrier()
         elif config.train_subset is not None:
             data = data.with_train_size(config.train_subset)
-        self._streamed = config.data_mode is DataMode.stream
-        if self._streamed and not isinstance(data.train, data_mod.StreamedTrainSet):
+        self._streamed = isinstance(data.train, data_mod.StreamedTrainSet)
+        if mode is DataMode.stream and not self._streamed:
             raise ValueError("stream mode needs data.load(..., stream=True)")
         if self._streamed and world.distributed:
             raise UsageError(
@@ -260,7 +261,7 @@ class TrainingRun:
             threads=self.engine.threads,
             step_mode=step_mode.value,
             world_size=world.size,
-            data_mode=config.data_mode.value,
+            data_mode="stream" if self._streamed else "resident",
         )
 
     def _my_order(self) -> torch.Tensor:

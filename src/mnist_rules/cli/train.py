@@ -45,11 +45,12 @@ def train(
     ),
     engine: EngineName = options.Engine,
     data_mode: DataMode = typer.Option(
-        DataMode.resident,
+        DataMode.auto,
         "--data-mode",
         help="resident: read the training set into memory. stream: memory-map it and"
-        " stream it a block of 10,000 at a time (tuned engine; for sets larger than"
-        " memory; the batch rule then shuffles blocks, not samples).",
+        " stream it a block of 10,000 at a time (for sets larger than memory; the batch"
+        " rule then shuffles blocks, not samples). auto: stream when the images would"
+        " take more than half the available memory.",
     ),
     compile_steps: bool = options.Compile,
     device: DeviceChoice = options.Device,

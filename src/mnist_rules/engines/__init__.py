@@ -30,9 +30,11 @@ class Transfer(str, Enum):
 
 
 class DataMode(str, Enum):
-    """Where the training images live: read whole into memory (resident), or memory-
-    mapped and streamed a block at a time (stream, the tuned engine's; stream.py)."""
+    """Where the training images live: read whole into memory (resident), memory-
+    mapped and streamed a block at a time (stream; stream.py), or whichever fits
+    (auto: stream when the images would take more than half the available memory)."""
 
+    auto = "auto"
     resident = "resident"
     stream = "stream"
 
@@ -62,13 +64,11 @@ def create_engine(
     `pinned`: copy from pinned host memory (CUDA only). `world`: the torchrun job
     whose processes sum their gradients each update (None: one process)."""
     if name is EngineName.torch:
-        if stream:
-            raise ValueError("stream mode is the tuned engine's")
         if step_mode is not StepMode.eager:
             raise ValueError("the torch engine runs eagerly only")
         from mnist_rules.engines.torch_engine import TorchEngine
 
-        return TorchEngine(model, data, device, lr, transfer, pinned, world=world)
+        return TorchEngine(model, data, device, lr, transfer, pinned, world=world, stream=stream)
     if name is EngineName.tuned:
         from mnist_rules.engines.tuned_engine import TunedEngine
 

@@ -29,8 +29,20 @@ class TorchEngine(Engine):
     name = "torch"
     loads_in_batches = True
 
-    def __init__(self, model, data, device, lr, transfer=None, pinned=False, *, world=None):
+    def __init__(
+        self, model, data, device, lr, transfer=None, pinned=False, *, world=None, stream=False
+    ):
         super().__init__(model, data, device, lr, world)
+        # Stream mode: batches cut from the blocks of a memory-mapped set (stream.py),
+        # not a DataLoader over a torchvision dataset, which would page the whole file in.
+        self._stream = None
+        if stream:
+            from mnist_rules import stream as streaming
+
+            self._stream = streaming.BlockStream(
+                data.train.mapped, data.train_size, streaming.STREAM_BLOCK
+            )
+            self._stream_labels = data.train.targets[: data.train_size]
         # Data-parallel: DistributedDataParallel, as a PyTorch user would, its hook
         # summing the processes' gradients (each is weighted by its share of the update).
         self.net = self.model
@@ -42,7 +54,9 @@ class TorchEngine(Engine):
             self.net.register_comm_hook(None, _sum_gradients)
         self.transfer = Transfer(transfer or Transfer.per_step)
         self.pinned = pinned and device.type == "cuda"  # pinning needs CUDA
-        if self.transfer is Transfer.resident:
+        if stream:
+            self.train_set = None
+        elif self.transfer is Transfer.resident:
             n = data.train_size
             images = data.train_images.unsqueeze(1).float().div_(255)  # as ToTensor
             self.train_set = TensorDataset(images.to(device), data.train.targets[:n].to(device))
@@ -73,12 +87,21 @@ class TorchEngine(Engine):
             if self._update_losses is not None:
                 self._update_losses[: len(done)] = done.to(self.device)
             self._update_index = len(done)
+        if self._stream is not None:
+            self._stream.start_epoch(order)
+            return self._streamed(order, chunks)
         order_list = order.tolist()
         return DataLoader(
             self.train_set,
             batch_sampler=[order_list[c.start : c.stop] for c in chunks],
             pin_memory=self.pinned and self.transfer is Transfer.per_step,
         )
+
+    def _streamed(self, order: torch.Tensor, chunks: Sequence[Chunk]):
+        for c in chunks:
+            rows = self._stream.rows(c.start, c.size)
+            images = rows.reshape(-1, 1, 28, 28).float().div_(255)  # as ToTensor
+            yield images, self._stream_labels[order[c.start : c.stop]]
 
     def step(self, batch, chunk: Chunk) -> None:
         region = self.regions
