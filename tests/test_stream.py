@@ -92,3 +92,15 @@ def test_auto_streams_only_a_set_that_would_not_fit(tiny_root, tmp_path, monkeyp
     size = (tiny_root / "MNIST" / "raw" / "train-images-idx3-ubyte").stat().st_size
     assert mode_with(100 * size) == "resident"
     assert mode_with(size) == "stream"  # more than half of what is available
+
+
+def test_a_checkpoint_hashes_the_same_images_the_same_in_both_modes(tiny_root, monkeypatch):
+    """Hashed block by block (stream mode drops each block's pages after): the digest
+    must not depend on the mode, or a checkpoint could not move between them."""
+    from mnist_rules.training import TrainingRun
+
+    monkeypatch.setattr(stream, "STREAM_BLOCK", 100)
+    config = lambda mode: TrainConfig(engine="tuned", device="cpu", data_mode=mode)  # noqa: E731
+    resident = TrainingRun(config("resident"), load(DatasetName.mnist, tiny_root))
+    streamed = TrainingRun(config("stream"), load(DatasetName.mnist, tiny_root, stream=True))
+    assert resident.data_sha256() == streamed.data_sha256()

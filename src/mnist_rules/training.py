@@ -386,7 +386,13 @@ class TrainingRun:
         """A hash of the training images and labels in use (once: about 0.1 s)."""
         if self._data_sha256 is None:
             n, digest = self._data.train_size, hashlib.sha256()
-            digest.update(self._data.train_images.contiguous().numpy().data)
+            images = self._data.train_images
+            mapped = getattr(self._data.train, "mapped", None)  # stream mode's file
+            for lo in range(0, n, streaming.STREAM_BLOCK):  # the same digest as at once
+                hi = min(lo + streaming.STREAM_BLOCK, n)
+                digest.update(images[lo:hi].contiguous().numpy().data)
+                if mapped is not None:  # read, then out of memory again
+                    mapped.release(lo, hi)
             digest.update(self._data.train.targets[:n].contiguous().numpy().data)
             self._data_sha256 = digest.hexdigest()
         return self._data_sha256
