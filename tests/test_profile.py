@@ -21,7 +21,9 @@ FIELDS = {  # the JSON contract the issue names, and the types of its values
     "transfer_mode": str,
     "pinned": bool,
     "per_step_us": float,
+    "data_mode": str,
     "data_us": float,
+    "stall_us": float,
     "transfer_us": float,
     "compute_us": float,
     "overhead_us": float,
@@ -44,6 +46,7 @@ def test_the_parts_are_non_negative_and_add_up_to_the_step(tiny_data, engine, ru
     if engine == "torch":  # its DataLoader decodes every image through PIL and ToTensor
         assert result.data_us > 0
     assert result.transfer_mode == "none" and result.steps == steps
+    assert result.data_mode == "resident" and result.stall_us == 0.0
     per_epoch = result.per_step_us * result.updates_per_epoch / 1e6
     assert result.epoch_seconds_projected == pytest.approx(per_epoch)
     assert result.per_step_us_profiled > 0
@@ -149,3 +152,49 @@ def test_region_timing_sums_wall_time_per_name():
         with regions(FORWARD):
             sum(range(10_000))
     assert regions.seconds[FORWARD] > 0 and set(regions.seconds) == {FORWARD}
+
+
+@pytest.mark.parametrize("engine", ["torch", "tuned"])
+def test_stream_mode_reports_the_wait_for_a_slow_reader_as_stall(tiny_root, engine, monkeypatch):
+    """A reader made slow (50 ms a block of 64, against well under a millisecond of
+    training per batch) leaves the training waiting: the wait is the stall, not data."""
+    import time
+
+    from mnist_rules.data import DatasetName, load
+
+    data = load(DatasetName.mnist, tiny_root, stream=True)
+    release = data.train.mapped.release
+    monkeypatch.setattr(data.train.mapped, "release", lambda *a: (time.sleep(0.05), release(*a)))
+    config = TrainConfig(rule="batch", engine=engine, device="cpu", data_mode="stream",
+                         stream_block=64, batch_size=32)  # fmt: skip
+    result = profile(TrainingRun(config, data), steps=16, warmup=0)  # 8 blocks
+    assert result.data_mode == "stream"
+    assert result.stall_us * 16 > 0.2e6  # most of the eight 50 ms reads were waited for
+    assert result.stall_us > result.data_us
+    parts = [result.part_us(p) for p in PARTS]
+    assert all(p >= 0 for p in parts)
+    assert sum(parts) == pytest.approx(result.per_step_us, rel=0.10)
+
+
+def test_cli_profiles_stream_mode_with_a_stall_row(tiny_root, tmp_path):
+    out = tmp_path / "p.json"
+    result = invoke("profile", "--rule", "batch", "--engine", "tuned", "--steps", "5",
+                    "--data-mode", "stream", "--stream-block", "100", "--device", "cpu",
+                    "--data-dir", tiny_root, "--json", out)  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "stall" in result.stdout and "data stream" in result.stdout
+    figures = json.loads(out.read_text())
+    assert figures["data_mode"] == "stream" and figures["stall_us"] >= 0
+
+
+def test_resident_profiles_print_no_stall_row(tiny_root):
+    result = invoke("profile", "--steps", "3", "--device", "cpu", "--data-dir", tiny_root,
+                    "--data-mode", "resident")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "stall" not in result.stdout
+
+
+def test_stream_mode_with_a_transfer_path_is_refused(tiny_root):
+    result = invoke("profile", "--data-mode", "stream", "--transfer", "resident",
+                    "--data-dir", tiny_root)  # fmt: skip
+    assert_clean_failure(result, 2, "--data-mode stream copies each block")

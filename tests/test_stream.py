@@ -3,6 +3,7 @@ sample and epoch rules keep dataset order and make the resident mode's updates; 
 batch rule's block shuffle is a permutation that repeats with its seed."""
 
 import json
+import time
 
 import pytest
 import torch
@@ -29,16 +30,58 @@ def test_the_block_shuffle_is_a_permutation_that_keeps_blocks_and_repeats(n, blo
     assert n < 20 or not torch.equal(order, other)
 
 
-def test_the_stream_serves_the_rows_of_the_order_across_blocks(tmp_path):
+@pytest.mark.parametrize("buffers", [2, 3, 5])
+def test_the_stream_serves_the_rows_of_the_order_across_blocks(tmp_path, buffers):
     images = torch.randint(0, 256, (95, 4, 4), dtype=torch.uint8)
     path = tmp_path / "train-images-idx3-ubyte"
     write_idx(path, images)
-    served = stream.BlockStream(MappedIdx(path), 95, block=10)
-    order = stream.block_shuffled_order(95, 10, torch.Generator().manual_seed(0))
-    served.start_epoch(order)
+    served = stream.BlockStream(MappedIdx(path), 95, block=10, buffers=buffers)
     flat = images.reshape(95, -1)
-    for start, size in [(0, 10), (10, 3), (13, 20), (33, 62)]:  # within and across blocks
-        assert torch.equal(served.rows(start, size), flat[order[start : start + size]])
+    for seed in range(2):  # two epochs: the ring goes on from where the last one left it
+        order = stream.block_shuffled_order(95, 10, torch.Generator().manual_seed(seed))
+        served.start_epoch(order)
+        # within a block, across two, and across more blocks than the ring holds
+        for start, size in [(0, 10), (10, 3), (13, 20), (33, 40), (73, 22)]:
+            assert torch.equal(served.rows(start, size), flat[order[start : start + size]])
+
+
+def test_a_served_block_is_not_overwritten_while_the_engine_uses_it(tmp_path):
+    """The ring refills a slot only after the engine asked for rows past its block:
+    rows served are intact until the next call, whatever the reader does meanwhile."""
+    images = torch.randint(0, 256, (200, 4, 4), dtype=torch.uint8)
+    path = tmp_path / "train-images-idx3-ubyte"
+    write_idx(path, images)
+    served = stream.BlockStream(MappedIdx(path), 200, block=10, buffers=2)
+    served.start_epoch(torch.arange(200))
+    flat = images.reshape(200, -1)
+    for start in range(0, 200, 5):
+        rows = served.rows(start, 5)
+        time.sleep(0.002)  # the reader has time to run ahead, as far as it may
+        assert torch.equal(rows, flat[start : start + 5])
+
+
+def test_waiting_for_a_slow_reader_is_counted_as_stall(tmp_path, monkeypatch):
+    images = torch.randint(0, 256, (60, 4, 4), dtype=torch.uint8)
+    path = tmp_path / "train-images-idx3-ubyte"
+    write_idx(path, images)
+    mapped = MappedIdx(path)
+    release = mapped.release
+    monkeypatch.setattr(mapped, "release", lambda *a: (time.sleep(0.05), release(*a)))
+    served = stream.BlockStream(mapped, 60, block=10)
+    served.start_epoch(torch.arange(60))
+    for start in range(0, 60, 10):
+        served.rows(start, 10)  # no work between blocks: each one is waited for
+    assert served.stalled > 0.2  # six reads of 50 ms, the first ones waited for whole
+    served.reset_stall()
+    assert served.stalled == 0.0
+
+
+@pytest.mark.parametrize(("block", "buffers"), [(0, 2), (10, 1)])
+def test_a_stream_needs_a_block_and_two_buffers(tmp_path, block, buffers):
+    path = tmp_path / "train-images-idx3-ubyte"
+    write_idx(path, torch.zeros(10, 4, 4, dtype=torch.uint8))
+    with pytest.raises(ValueError, match="block >= 1 and buffers >= 2"):
+        stream.BlockStream(MappedIdx(path), 10, block=block, buffers=buffers)
 
 
 @pytest.mark.parametrize("engine", ["torch", "tuned"])
@@ -56,13 +99,14 @@ def test_dataset_order_rules_make_the_resident_updates_in_stream_mode(tiny_root,
     assert streamed.result.data_mode == "stream"
 
 
-def test_the_batch_rule_trains_on_shuffled_blocks(tiny_root, monkeypatch):
-    monkeypatch.setattr(stream, "STREAM_BLOCK", 100)  # 512 images: five blocks and a tail
-    config = TrainConfig(rule="batch", engine="tuned", epochs=3, device="cpu", data_mode="stream")
+def test_the_batch_rule_trains_on_shuffled_blocks(tiny_root):
+    # 512 images: five blocks of 100 and a tail
+    config = TrainConfig(rule="batch", engine="tuned", epochs=3, device="cpu", data_mode="stream",
+                         stream_block=100)  # fmt: skip
     run = train(config, load(DatasetName.mnist, tiny_root, stream=True))
     losses = [e.train_loss for e in run.result.epochs]
     assert losses[-1] < losses[0] and run.result.final.test_acc > 50
-    assert run.engine._stream.block == 100
+    assert run.engine.stream.block == 100
 
 
 def test_a_truncated_training_file_fails_in_stream_mode_too(tmp_path, offline):
@@ -97,10 +141,53 @@ def test_auto_streams_only_a_set_that_would_not_fit(tiny_root, tmp_path, monkeyp
 def test_a_checkpoint_hashes_the_same_images_the_same_in_both_modes(tiny_root, monkeypatch):
     """Hashed block by block (stream mode drops each block's pages after): the digest
     must not depend on the mode, or a checkpoint could not move between them."""
+    from mnist_rules import training
     from mnist_rules.training import TrainingRun
 
-    monkeypatch.setattr(stream, "STREAM_BLOCK", 100)
+    monkeypatch.setattr(training, "STREAM_BLOCK", 100)  # five blocks and a tail
     config = lambda mode: TrainConfig(engine="tuned", device="cpu", data_mode=mode)  # noqa: E731
     resident = TrainingRun(config("resident"), load(DatasetName.mnist, tiny_root))
     streamed = TrainingRun(config("stream"), load(DatasetName.mnist, tiny_root, stream=True))
     assert resident.data_sha256() == streamed.data_sha256()
+
+
+@pytest.mark.parametrize(
+    ("args", "phrase"),
+    [
+        (["--stream-buffers", "1"], "Invalid value for '--stream-buffers'"),
+        (["--stream-block", "0"], "Invalid value for '--stream-block'"),
+    ],
+)
+def test_bad_stream_options_are_usage_errors(tiny_root, args, phrase):
+    result = invoke("train", "--data-mode", "stream", *args, "--data-dir", tiny_root,
+                    "--device", "cpu")  # fmt: skip
+    assert_clean_failure(result, 2, phrase)
+
+
+def test_the_stream_options_shape_the_run(tiny_root, tmp_path):
+    out = tmp_path / "r.json"
+    result = invoke("train", "--epochs", "1", "--data-mode", "stream", "--stream-block", "64",
+                    "--stream-buffers", "3", "--engine", "tuned", "--data-dir", tiny_root,
+                    "--device", "cpu", "--json", out, "--quiet")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert json.loads(out.read_text())["data_mode"] == "stream"
+
+
+def test_a_block_shuffled_checkpoint_resumes_only_with_its_block(tiny_root, tmp_path):
+    """The batch rule's next epochs are shuffled by block in stream mode: resuming in
+    resident mode, or with another block size, would be another run."""
+    ckpt = tmp_path / "c.pt"
+    common = ["--rule", "batch", "--engine", "tuned", "--device", "cpu", "--data-dir", tiny_root]
+    first = invoke("train", *common, "--epochs", "1", "--data-mode", "stream",
+                   "--stream-block", "100", "--checkpoint", ckpt, "--quiet")  # fmt: skip
+    assert first.exit_code == 0, first.output
+    resident = invoke("train", *common, "--epochs", "2", "--data-mode", "resident",
+                      "--resume", ckpt)  # fmt: skip
+    assert_clean_failure(resident, 2, "--data-mode stream --stream-block 100")
+    assert "shuffled in blocks of 100 (stream mode)" in resident.output
+    other = invoke("train", *common, "--epochs", "2", "--data-mode", "stream",
+                   "--stream-block", "50", "--resume", ckpt)  # fmt: skip
+    assert_clean_failure(other, 2, "this command: in blocks of 50")
+    same = invoke("train", *common, "--epochs", "2", "--data-mode", "stream",
+                  "--stream-block", "100", "--resume", ckpt, "--quiet")  # fmt: skip
+    assert same.exit_code == 0, same.output

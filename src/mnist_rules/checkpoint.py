@@ -44,6 +44,7 @@ _OPTIONS = {
     "lr": "--lr",
     "batch_size": "--batch-size",
     "shuffle": None,  # --shuffle or --no-shuffle
+    "shuffle_block": None,  # --data-mode resident, or --stream-block N
     "seed": "--seed",
 }
 
@@ -104,6 +105,7 @@ def read(path: Path) -> dict[str, Any]:
 
 def check_identity(path: Path, saved: dict[str, Any], wanted: dict[str, Any]) -> None:
     """Refuse to resume a different run: another rule, model, data set or setting."""
+    saved = {"shuffle_block": 0, **saved}  # before stream mode: always a full permutation
     differ = [key for key in wanted if saved.get(key) != wanted[key]]
     if not differ:
         return
@@ -118,9 +120,17 @@ def check_identity(path: Path, saved: dict[str, Any], wanted: dict[str, Any]) ->
             continue
         if key == "batch_size" and saved.get("rule") != "batch":
             continue  # follows from the rule (1 or the whole set): no option to give
-        parts.append(f"{key} {_show(theirs)} (this command: {_show(wanted[key])})")
+        if key == "shuffle_block":
+            parts.append(f"shuffled {_shuffle(theirs)} (this command: {_shuffle(wanted[key])})")
+        else:
+            parts.append(f"{key} {_show(theirs)} (this command: {_show(wanted[key])})")
         if key == "shuffle":
             fixes.append("--shuffle" if theirs else "--no-shuffle")
+        elif key == "shuffle_block":
+            if not theirs:
+                fixes.append("--data-mode resident")
+            else:
+                fixes.append(f"--data-mode stream --stream-block {theirs}")
         elif _OPTIONS.get(key):
             fixes.append(f"{_OPTIONS[key]} {_show(theirs)}")
     raise UsageError(
@@ -154,3 +164,7 @@ def _unpickler_reason(message: str) -> str:
 
 def _show(value: Any) -> str:
     return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def _shuffle(block: int) -> str:
+    return f"in blocks of {block:,} (stream mode)" if block else "as a full permutation"

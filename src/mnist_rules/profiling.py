@@ -7,7 +7,10 @@ its split:
 
 - data: host-side fetching and decoding: the data regions (the torch engine's
   DataLoader: dataset indexing, PIL, ToTensor, collation; the tuned engine's gather
-  and scaling);
+  and scaling), less the stall;
+- stall (stream mode): the time the training waited for its data: on the host, for
+  the reader thread's next block; on CUDA also the device's waits for a block's copy
+  (CUDA events around each wait). Zero when the set is resident;
 - transfer: host-to-device copies: the Memcpy HtoD events of the profiled run (their
   count and device time; pinned or pageable, from the event's name). None on a CPU;
 - compute: on CUDA, the device's kernel time in the profiled run; on a CPU, the time
@@ -46,8 +49,8 @@ from mnist_rules.training import TrainingRun
 # whole epoch.
 DEFAULT_STEPS = {RuleName.sample: 2000, RuleName.batch: 200, RuleName.epoch: 2}
 DEFAULT_WARMUP = {RuleName.sample: 100, RuleName.batch: 10, RuleName.epoch: 1}
-SCHEMA_VERSION = 1
-PARTS = ("data", "transfer", "compute", "overhead")
+SCHEMA_VERSION = 2  # 2: data_mode, stall_us
+PARTS = ("data", "stall", "transfer", "compute", "overhead")
 NOTHING = contextlib.nullcontext()
 # Kineto logs stage lines, and on machines without a GPU an error line, every time a
 # profiler starts; silenced unless the user set a level (the tool reports its own).
@@ -62,10 +65,12 @@ class ProfileResult:
     device_name: str
     steps: int  # updates profiled
     warmup: int
-    transfer_mode: str  # per-step or resident; none on a CPU
+    transfer_mode: str  # per-step, resident or stream; none on a CPU
+    data_mode: str  # resident or stream
     pinned: bool
     per_step_us: float  # wall time per update (regions timed): the parts add up to it
     data_us: float
+    stall_us: float  # waiting for data (stream mode): host and device waits
     transfer_us: float
     compute_us: float
     overhead_us: float
@@ -147,15 +152,24 @@ def profile(run: TrainingRun, steps: int, warmup: int, trace: Path | None = None
     """Profile `steps` updates of `run` after `warmup`. Writes a Chrome trace of the
     profiled updates to `trace`."""
     engine, device, regions = run.engine, run.engine.device, run.engine.regions
+    stream = engine.stream  # stream mode's reader, or None
     source = endless_steps(run)
     try:
         _updates(run, source, warmup)
         regions.reset()
         regions.timing = True
+        if stream is not None:
+            stream.reset_stall()
+            stream.timing = True
         try:
             wall = _timed(run, source, steps)
         finally:
             regions.timing = False
+            if stream is not None:
+                stream.timing = False
+        host_stall = stream.stalled if stream is not None else 0.0
+        device_stall = stream.device_stall() if stream is not None else 0.0
+        copied = stream.copied_bytes if stream is not None else 0
         activities = [ProfilerActivity.CPU]
         if device.type == "cuda":
             activities.append(ProfilerActivity.CUDA)
@@ -173,7 +187,8 @@ def profile(run: TrainingRun, steps: int, warmup: int, trace: Path | None = None
 
     per_step = wall * 1e6 / steps
     seconds = regions.seconds
-    data_us = seconds[DATA] * 1e6 / steps
+    stall_us = (host_stall + device_stall) * 1e6 / steps
+    data_us = max(0.0, seconds[DATA] * 1e6 / steps - host_stall * 1e6 / steps)
     if device.type == "cuda":
         on_device = device_split(prof.events())
         transfer_us = on_device["transfer"] / steps
@@ -191,15 +206,18 @@ def profile(run: TrainingRun, steps: int, warmup: int, trace: Path | None = None
         steps=steps,
         warmup=warmup,
         # a CPU copies nothing, whatever the engine was asked for
-        transfer_mode=engine.transfer.value if device.type == "cuda" else "none",
-        pinned=engine.pinned,
+        transfer_mode=_transfer_mode(engine),
+        data_mode=result.data_mode,
+        pinned=engine.pinned or (stream is not None and device.type == "cuda"),
         per_step_us=per_step,
         data_us=data_us,
+        stall_us=stall_us,
         transfer_us=transfer_us,
         compute_us=compute_us,
-        # On CUDA the device works while the host goes on, so the parts can overlap.
-        overhead_us=max(0.0, per_step - data_us - transfer_us - compute_us),
-        transfer_bytes=regions.copied_bytes,
+        # On CUDA the device works while the host goes on (and a stream's copies while
+        # the device computes), so the parts can overlap.
+        overhead_us=max(0.0, per_step - data_us - stall_us - transfer_us - compute_us),
+        transfer_bytes=regions.copied_bytes + copied,
         transfer_count=on_device["copies"],
         transfer_source=on_device["source"],
         per_step_us_profiled=wall_profiled * 1e6 / steps,
@@ -209,3 +227,9 @@ def profile(run: TrainingRun, steps: int, warmup: int, trace: Path | None = None
         torch_version=torch.__version__,
         mnist_rules_version=mnist_rules.__version__,
     )
+
+
+def _transfer_mode(engine) -> str:
+    if engine.device.type != "cuda":
+        return "none"  # a CPU copies nothing, whatever the engine was asked for
+    return "stream" if engine.stream is not None else engine.transfer.value

@@ -1,6 +1,9 @@
 """Streaming a training set that is not held in memory: blocks of K samples read from
-the memory-mapped IDX file in the epoch's order, the next block read on a background
-thread while the current one trains.
+the memory-mapped IDX file in the epoch's order into a small ring of host buffers, the
+next blocks read on a background thread while the current one trains. On CUDA the
+host buffers are pinned, and each block is copied into a ring of device buffers with
+non_blocking copies on a side stream, ordered against the compute by CUDA events: a
+block's copy overlaps the training on the block before it.
 
 The order must keep each block of K positions inside one block of K rows of the file,
 so that a block is one sequential read (then permuted in memory) and its pages can be
@@ -18,11 +21,8 @@ from pathlib import Path
 
 import torch
 
+from mnist_rules.engines import STREAM_BLOCK, STREAM_BUFFERS
 from mnist_rules.idx_mmap import MappedIdx
-
-# Samples per block: 7.8 MB of MNIST images. Large enough that a block is one long
-# sequential read; small enough that two blocks in memory are nothing beside torch.
-STREAM_BLOCK = 10_000
 
 
 def auto_data_mode(images_file: Path) -> str:
@@ -62,12 +62,34 @@ def block_shuffled_order(n: int, block: int, generator: torch.Generator) -> torc
 
 
 class BlockStream:
-    """Serves rows of the epoch's order, as (size, row bytes) uint8 tensors, from the
-    mapped file: each block read once, the next one prefetched, the pages released."""
+    """Serves rows of the epoch's order, as (size, row bytes) uint8 tensors on
+    `device`, from the mapped file: each block read once into a ring slot (block b
+    into slot b % buffers), the next buffers - 1 blocks prefetched, the pages released.
 
-    def __init__(self, mapped: MappedIdx, n: int, block: int):
-        self.mapped, self.n, self.block = mapped, n, block
+    A served tensor is a view of a ring slot: it is valid until the next call of
+    `rows` (the engines turn it into floats before asking for more)."""
+
+    def __init__(
+        self,
+        mapped: MappedIdx,
+        n: int,
+        block: int = STREAM_BLOCK,
+        buffers: int = STREAM_BUFFERS,
+        device: torch.device | str = "cpu",
+    ):
+        if block < 1 or buffers < 2:
+            raise ValueError(f"a stream needs block >= 1 and buffers >= 2; got {block}, {buffers}")
+        self.mapped, self.n, self.block, self.buffers = mapped, n, block, buffers
+        self.device = torch.device(device)
         self.images = mapped.data[:n].reshape(n, -1)  # a view of the file: nothing read
+        shape = (min(block, n), self.images.shape[1])
+        cuda = self.device.type == "cuda"
+        # The reader's sequential copy of a block's rows, then permuted into a slot.
+        self._staging = torch.empty(shape, dtype=torch.uint8)
+        self._host = [
+            torch.empty(shape, dtype=torch.uint8, pin_memory=cuda) for _ in range(buffers)
+        ]
+        self._copies = _DeviceRing(shape, buffers, self.device) if cuda else None
         # One intra-op thread for the reader (a per-thread setting): with the default,
         # its copies competed with training's threads and halved a 600,000-image batch
         # epoch here (21.2 s against 11.3 s; resident 10.3 s).
@@ -79,45 +101,144 @@ class BlockStream:
         )
         self._order = torch.zeros(0, dtype=torch.long)
         self._blocks: dict[int, Future] = {}
-        self.stalled = 0.0  # seconds the training waited for a block (profile's stall)
+        self.stalled = 0.0  # seconds the training waited for the reader (profile's stall)
+        self.copied_bytes = 0  # host-to-device bytes copied (CUDA)
+
+    @property
+    def timing(self) -> bool:
+        """Whether the device's waits for copies are being measured (CUDA; `profile`)."""
+        return self._copies is not None and self._copies.timing
+
+    @timing.setter
+    def timing(self, on: bool) -> None:
+        if self._copies is not None:
+            self._copies.timing = on
+
+    def reset_stall(self) -> None:
+        self.stalled, self.copied_bytes = 0.0, 0
+        if self._copies is not None:
+            self._copies.waits.clear()
+
+    def device_stall(self) -> float:
+        """Seconds the device waited for copies while `timing` (synchronises)."""
+        return self._copies.stalled() if self._copies is not None else 0.0
 
     def start_epoch(self, order: torch.Tensor) -> None:
+        self._release_before(len(self._order) // self.block + 1)
         self._order = order.cpu()
-        self._blocks.clear()
+        self._blocks.clear()  # the reader runs its tasks in order: stale ones first
         self._want(0)
 
     def rows(self, start: int, size: int) -> torch.Tensor:
         """The images at positions [start, start+size) of the epoch's order."""
         first, last = start // self.block, (start + size - 1) // self.block
-        parts = []
+        self._release_before(first)  # the engine is done with what it was served
+        if first == last:
+            lo = start - first * self.block
+            return self._get(first)[lo : lo + size]
+        # Across blocks: gathered into a new tensor, block by block, so that any chunk
+        # fits however few buffers there are.
+        out = torch.empty((size, self.images.shape[1]), dtype=torch.uint8, device=self.device)
         for b in range(first, last + 1):
-            data = self._get(b)
-            lo = max(start, b * self.block) - b * self.block
-            hi = min(start + size, (b + 1) * self.block) - b * self.block
-            parts.append(data[lo:hi])
-        return parts[0] if len(parts) == 1 else torch.cat(parts)
+            lo = max(start, b * self.block)
+            hi = min(start + size, (b + 1) * self.block)
+            out[lo - start : hi - start] = self._get(b)[lo - b * self.block : hi - b * self.block]
+            self._release_before(b + 1)
+        return out
 
     def _get(self, b: int) -> torch.Tensor:
-        self._want(b)
-        self._want(b + 1)  # the next block, read while this one trains
-        for old in [k for k in self._blocks if k < b]:  # two blocks at most in memory
-            del self._blocks[old]
+        for ahead in range(b, b + self.buffers):  # the next blocks, read while this trains
+            self._want(ahead)
         future = self._blocks[b]
         if not future.done():
             waited = time.perf_counter()
             future.result()
             self.stalled += time.perf_counter() - waited
-        return future.result()
+        rows = future.result()
+        if self._copies is not None:
+            return self._copies.wait(b % self.buffers, len(rows))
+        return rows
+
+    def _release_before(self, b: int) -> None:
+        """The engine is done with the blocks before `b`: their slots may be refilled."""
+        for old in [k for k in self._blocks if k < b]:
+            del self._blocks[old]
+            if self._copies is not None:  # once the device is done with what it queued
+                self._copies.release(old % self.buffers)
 
     def _want(self, b: int) -> None:
         if b * self.block < self.n and b not in self._blocks:
             self._blocks[b] = self._pool.submit(self._read, b)
 
     def _read(self, b: int) -> torch.Tensor:
+        """On the reader thread: block b's rows, in the order's order, into its slot
+        (and on CUDA, its copy to the device queued on the side stream)."""
         positions = self._order[b * self.block : (b + 1) * self.block]
         lo, hi = int(positions.min()), int(positions.max()) + 1
         if hi - lo > self.block:
             raise ValueError("the order spreads a block of positions over the whole file")
-        rows = self.images[lo:hi].clone()  # one sequential read of the block's rows
+        staging = self._staging[: hi - lo]
+        staging.copy_(self.images[lo:hi])  # one sequential read of the block's rows
         self.mapped.release(lo, hi)  # and its pages dropped: only the copy stays
-        return rows[positions - lo]
+        slot = b % self.buffers
+        if self._copies is not None:  # the slot's last copy to the device is done
+            self._copies.host_free(slot)
+        host = self._host[slot][: len(positions)]
+        torch.index_select(staging, 0, positions - lo, out=host)
+        if self._copies is not None:
+            self.copied_bytes += host.nbytes
+            self._copies.copy(slot, host)
+        return host
+
+
+class _DeviceRing:
+    """The device side of a CUDA stream: a ring of device buffers filled by
+    non_blocking copies on a side stream. Events order the two streams: a slot's copy
+    waits until the compute released the slot, and the compute waits for the copy.
+    While `timing`, each wait is bracketed by events, so that how long the device
+    waited for a copy can be read afterwards without a sync per block."""
+
+    def __init__(self, shape: tuple[int, int], buffers: int, device: torch.device):
+        self.device = device
+        self.slots = [torch.empty(shape, dtype=torch.uint8, device=device) for _ in range(buffers)]
+        self.stream = torch.cuda.Stream(device)
+        self.copied = [torch.cuda.Event() for _ in range(buffers)]
+        self.released = [torch.cuda.Event() for _ in range(buffers)]
+        self.timed = [False] * buffers  # whether the slot's copy event can be timed
+        self.timing = False
+        self.waits: list[tuple[torch.cuda.Event, torch.cuda.Event]] = []
+
+    def host_free(self, slot: int) -> None:
+        """Block (the reader thread) until the slot's last copy has read its host buffer."""
+        self.copied[slot].synchronize()
+
+    def copy(self, slot: int, host: torch.Tensor) -> None:
+        """Queue the slot's copy from its pinned host buffer (the reader thread)."""
+        with torch.cuda.stream(self.stream):
+            self.stream.wait_event(self.released[slot])  # the compute is done with it
+            self.slots[slot][: len(host)].copy_(host, non_blocking=True)
+            done = torch.cuda.Event(enable_timing=self.timing)
+            done.record(self.stream)
+            self.copied[slot], self.timed[slot] = done, self.timing
+
+    def wait(self, slot: int, rows: int) -> torch.Tensor:
+        """The slot's rows, for the compute stream, which waits for the copy first."""
+        compute = torch.cuda.current_stream(self.device)
+        copied = self.copied[slot]
+        if self.timing and self.timed[slot]:
+            reached = torch.cuda.Event(enable_timing=True)
+            reached.record(compute)
+            self.waits.append((reached, copied))
+        compute.wait_event(copied)
+        return self.slots[slot][:rows]
+
+    def release(self, slot: int) -> None:
+        self.released[slot].record(torch.cuda.current_stream(self.device))
+
+    def stalled(self) -> float:
+        """Seconds the compute stream reached a wait before its copy was done."""
+        total = 0.0
+        for reached, copied in self.waits:
+            copied.synchronize()
+            total += max(0.0, reached.elapsed_time(copied)) / 1000  # ms
+        return total

@@ -30,7 +30,15 @@ from mnist_rules.checkpoint import Checkpointer
 from mnist_rules.data import DatasetName, MnistData
 from mnist_rules.device import DeviceChoice, describe, resolve_device
 from mnist_rules.distributed import SINGLE, World
-from mnist_rules.engines import DataMode, EngineName, StepMode, Transfer, create_engine
+from mnist_rules.engines import (
+    STREAM_BLOCK,
+    STREAM_BUFFERS,
+    DataMode,
+    EngineName,
+    StepMode,
+    Transfer,
+    create_engine,
+)
 from mnist_rules.errors import Diverged, Interrupted, UsageError
 from mnist_rules.interrupts import STOP
 from mnist_rules.model import LAYER_SIZES, build_mlp
@@ -61,6 +69,10 @@ class TrainConfig:
     # Where the training images live: read whole (resident), or memory-mapped and
     # streamed a block at a time (stream: the tuned engine's; stream.py).
     data_mode: DataMode = DataMode.auto
+    # Stream mode's samples per block (the batch rule shuffles blocks of this size,
+    # and within them) and host buffers in its ring (stream.py).
+    stream_block: int = STREAM_BLOCK
+    stream_buffers: int = STREAM_BUFFERS
     # How inputs reach the device (`profile`): None is the engine's own way (torch: a
     # copy per step; tuned: resident). pinned: copies from pinned memory. CUDA only:
     # on a CPU there is nothing to copy, and both are ignored.
@@ -106,6 +118,13 @@ class TrainConfig:
             raise UsageError(f"--lr must be a positive finite number; got {self.lr}.")
         if self.batch_size is not None and self.batch_size < 1:
             raise UsageError(f"--batch-size must be at least 1; got {self.batch_size}.")
+        if self.stream_block < 1:
+            raise UsageError(f"--stream-block must be at least 1; got {self.stream_block}.")
+        if self.stream_buffers < 2:
+            raise UsageError(
+                f"--stream-buffers must be at least 2 (one trained on, one being read);"
+                f" got {self.stream_buffers}."
+            )
         if self.chunk_size < 1:
             raise UsageError(f"chunk_size must be at least 1; got {self.chunk_size}.")
 
@@ -222,7 +241,7 @@ class TrainingRun:
             transfer=config.transfer,
             pinned=config.pinned,
             world=world,
-            stream=self._streamed,
+            stream=self._block_stream(data, device, config),
         )
         # Under torchrun, this process's share of each update: `_positions` picks it
         # out of the epoch's global order, and the plan walks it (distributed.py).
@@ -278,13 +297,21 @@ class TrainingRun:
             stop = distributed.all_reduce([float(stop)], "max")[0] > 0
         return stop
 
+    def _block_stream(self, data, device: torch.device, config: TrainConfig):
+        """Stream mode's reader of the mapped training images (None when resident)."""
+        if not self._streamed:
+            return None
+        return streaming.BlockStream(
+            data.train.mapped, data.train_size, config.stream_block, config.stream_buffers, device
+        )
+
     def next_order(self) -> torch.Tensor:
         """The epoch's sample order: a fresh permutation, or dataset order."""
         n = self.result.train_size
         if not self.config.shuffle:
             return torch.arange(n)
         if self._streamed:  # blocks in a random order, each shuffled within (stream.py)
-            return streaming.block_shuffled_order(n, streaming.STREAM_BLOCK, self._order_rng)
+            return streaming.block_shuffled_order(n, self.config.stream_block, self._order_rng)
         return torch.randperm(n, generator=self._order_rng)
 
     def train_epoch(
@@ -379,6 +406,8 @@ class TrainingRun:
             "lr": r.lr,
             "batch_size": r.batch_size,
             "shuffle": r.shuffle,
+            # The batch rule's shuffle: a full permutation (0), or blocks of this size.
+            "shuffle_block": self.config.stream_block if self._streamed and r.shuffle else 0,
             "seed": r.seed,
         }
 
@@ -388,8 +417,8 @@ class TrainingRun:
             n, digest = self._data.train_size, hashlib.sha256()
             images = self._data.train_images
             mapped = getattr(self._data.train, "mapped", None)  # stream mode's file
-            for lo in range(0, n, streaming.STREAM_BLOCK):  # the same digest as at once
-                hi = min(lo + streaming.STREAM_BLOCK, n)
+            for lo in range(0, n, STREAM_BLOCK):  # the same digest as at once
+                hi = min(lo + STREAM_BLOCK, n)
                 digest.update(images[lo:hi].contiguous().numpy().data)
                 if mapped is not None:  # read, then out of memory again
                     mapped.release(lo, hi)

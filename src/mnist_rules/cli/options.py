@@ -6,7 +6,7 @@ import typer
 
 from mnist_rules.data import DATA_DIR_ENV, DatasetName
 from mnist_rules.device import DeviceChoice
-from mnist_rules.engines import EngineName
+from mnist_rules.engines import STREAM_BLOCK, STREAM_BUFFERS, DataMode, EngineName
 
 Engine = typer.Option(
     EngineName.torch,
@@ -34,3 +34,24 @@ TrainSubset = typer.Option(
 )
 Seed = typer.Option(0, "--seed", help="Seeds the weights and the shuffling.")
 Quiet = typer.Option(False, "--quiet", "-q", help="Print nothing but errors.")
+DataModeOption = typer.Option(
+    DataMode.auto,
+    "--data-mode",
+    help="resident: read the training set into memory. stream: memory-map it and stream"
+    " it a block at a time (for sets larger than memory; the batch rule then shuffles"
+    " blocks, and within them, not the whole set). auto: stream when the images would"
+    " take more than half the available memory.",
+)
+StreamBlock = typer.Option(
+    STREAM_BLOCK,
+    "--stream-block",
+    min=1,
+    help="Stream mode: samples per block, the unit read, copied and shuffled.",
+)
+StreamBuffers = typer.Option(
+    STREAM_BUFFERS,
+    "--stream-buffers",
+    min=2,
+    help="Stream mode: blocks in the ring of (pinned, on CUDA) buffers: one trained on,"
+    " the others read ahead.",
+)

@@ -13,7 +13,7 @@ from mnist_rules.cli.errors import friendly_errors
 from mnist_rules.data import DatasetName
 from mnist_rules.device import DeviceChoice
 from mnist_rules.distributed import world_from_env
-from mnist_rules.engines import EngineName, Transfer
+from mnist_rules.engines import DataMode, EngineName, Transfer
 from mnist_rules.errors import UsageError
 from mnist_rules.rules import RuleName
 
@@ -67,6 +67,9 @@ def profile(
     json_out: Path | None = typer.Option(
         None, "--json", dir_okay=False, help="Write the figures as JSON here (atomically)."
     ),
+    data_mode: DataMode = options.DataModeOption,
+    stream_block: int = options.StreamBlock,
+    stream_buffers: int = options.StreamBuffers,
     dataset: DatasetName = options.Dataset,
     data_dir: Path | None = options.DataDir,
     train_subset: int | None = options.TrainSubset,
@@ -85,6 +88,12 @@ def profile(
             " combination itself, four runs; drop --transfer, --pinned/--pageable and"
             " --trace (a trace is of one run)."
         )
+    if data_mode is DataMode.stream and (compare_transfers or transfer is not None):
+        raise UsageError(
+            "--data-mode stream copies each block to the device its own way (pinned, on a"
+            " side stream), so --transfer and --compare-transfers, which compare the ways"
+            " of copying a resident set, do not apply. Drop one or the other."
+        )
     for path, option in ((trace, "--trace"), (json_out, "--json")):
         if path is not None:
             check_writable(path, option)
@@ -98,6 +107,7 @@ def profile(
     from mnist_rules.device import resolve_device
     from mnist_rules.profiling import DEFAULT_STEPS, DEFAULT_WARMUP
     from mnist_rules.profiling import profile as run_profile
+    from mnist_rules.stream import auto_data_mode
     from mnist_rules.training import TrainConfig, TrainingRun
 
     resolved = resolve_device(device)
@@ -113,7 +123,14 @@ def profile(
         console.print(NO_TRANSFER_ON_CPU)
     steps = steps or DEFAULT_STEPS[rule]
     warmup = DEFAULT_WARMUP[rule] if warmup is None else warmup
-    data = data_mod.load(dataset, data_mod.resolve_data_dir(data_dir), train_subset)
+    root = data_mod.resolve_data_dir(data_dir)
+    if data_mode is DataMode.auto:  # what train would do; the transfer paths need resident
+        images_file = data_mod.train_images_file(dataset, root)
+        data_mode = DataMode(auto_data_mode(images_file))
+        if compare_transfers or transfer is not None:
+            data_mode = DataMode.resident
+    streamed = data_mode is DataMode.stream
+    data = data_mod.load(dataset, root, train_subset, stream=streamed)
 
     paths = [(t, p) for t in Transfer for p in (False, True)] if compare_transfers else []
     results = []
@@ -126,9 +143,14 @@ def profile(
             seed=seed,
             transfer=path_transfer,
             pinned=path_pinned,
+            data_mode=data_mode,
+            stream_block=stream_block,
+            stream_buffers=stream_buffers,
         )
         run = TrainingRun(config, data)
         what = f"{run.engine.transfer.value}, {'pinned' if run.engine.pinned else 'pageable'}"
+        if streamed:
+            what = f"data streamed in blocks of {stream_block:,}"
         with console.status(f"profiling {steps:,} {rule.value}-rule updates ({what})"):
             results.append(run_profile(run, steps, warmup, trace))
 

@@ -11,15 +11,27 @@ from mnist_rules.profiling import PARTS, ProfileResult
 BAR_WIDTH = 24
 PART_MEANING = {
     "data": "host: fetch, decode",
+    "stall": "waiting for the stream's next block",
     "transfer": "host-to-device copies",
     "compute": "forward, backward, update",
     "overhead": "Python, dispatch, launches",
 }
 
 
+def shown_parts(results: list[ProfileResult]) -> list[str]:
+    """The parts to print: stall only where a set was streamed (else it is zero)."""
+    streamed = any(r.data_mode == "stream" for r in results)
+    return [part for part in PARTS if part != "stall" or streamed]
+
+
 def _transfer_line(r: ProfileResult) -> str:
     if r.device != "cuda":
         return "no host-to-device transfer on a CPU"
+    if r.transfer_mode == "stream":
+        return (
+            f"{r.transfer_count:,} host-to-device block copies on a side stream, overlapping"
+            f" the compute ({r.transfer_bytes:,} bytes, from pinned memory)"
+        )
     if not r.transfer_count:
         return f"no host-to-device copies in the measured steps ({r.transfer_mode})"
     return (
@@ -31,8 +43,8 @@ def _transfer_line(r: ProfileResult) -> str:
 def parts_table(r: ProfileResult) -> Table:
     """One row per part: microseconds per update step, share of the step, and a bar."""
     table = Table(
-        title=f"{r.rule} rule, {r.engine} engine on {r.device} ({r.device_name}):"
-        f" {r.steps:,} update steps after {r.warmup:,} warm-up",
+        title=f"{r.rule} rule, {r.engine} engine on {r.device} ({r.device_name}), data"
+        f" {r.data_mode}: {r.steps:,} update steps after {r.warmup:,} warm-up",
         title_justify="left",
     )
     table.add_column("part")
@@ -40,7 +52,7 @@ def parts_table(r: ProfileResult) -> Table:
     table.add_column("share", justify="right")
     table.add_column("", width=BAR_WIDTH)
     table.add_column("what it is")
-    for part in PARTS:
+    for part in shown_parts([r]):
         us = r.part_us(part)
         share = us / r.per_step_us if r.per_step_us else 0.0
         bar = Bar(size=1.0, begin=0.0, end=share, width=BAR_WIDTH)
@@ -63,13 +75,14 @@ def comparison_table(results: list[ProfileResult]) -> Table:
         f" update step by transfer path ({first.steps:,} steps each)",
         title_justify="left",
     )
-    for name in ("transfer", "memory", *PARTS, "total", "copies", "epoch s"):
+    parts = shown_parts(results)
+    for name in ("transfer", "memory", *parts, "total", "copies", "epoch s"):
         table.add_column(name, justify="left" if name in ("transfer", "memory") else "right")
     for r in results:
         table.add_row(
             r.transfer_mode,
             "pinned" if r.pinned else "pageable",
-            *(f"{r.part_us(part):,.1f}" for part in PARTS),
+            *(f"{r.part_us(part):,.1f}" for part in parts),
             f"{r.per_step_us:,.1f}",
             f"{r.transfer_count:,}",
             f"{r.epoch_seconds_projected:,.1f}",

@@ -44,14 +44,9 @@ def train(
         show_default=False,
     ),
     engine: EngineName = options.Engine,
-    data_mode: DataMode = typer.Option(
-        DataMode.auto,
-        "--data-mode",
-        help="resident: read the training set into memory. stream: memory-map it and"
-        " stream it a block of 10,000 at a time (for sets larger than memory; the batch"
-        " rule then shuffles blocks, not samples). auto: stream when the images would"
-        " take more than half the available memory.",
-    ),
+    data_mode: DataMode = options.DataModeOption,
+    stream_block: int = options.StreamBlock,
+    stream_buffers: int = options.StreamBuffers,
     compile_steps: bool = options.Compile,
     device: DeviceChoice = options.Device,
     dataset: DatasetName = options.Dataset,
@@ -142,6 +137,8 @@ def train(
         engine=engine,
         step_mode=StepMode.graph if compile_steps else StepMode.eager,
         data_mode=data_mode,
+        stream_block=stream_block,
+        stream_buffers=stream_buffers,
         device=device,
         dataset=dataset,
         data_dir=data_dir,

@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from mnist_rules.data import MnistData
     from mnist_rules.distributed import World
     from mnist_rules.engines.base import Engine
+    from mnist_rules.stream import BlockStream
 
 
 class EngineName(str, Enum):
@@ -39,6 +40,14 @@ class DataMode(str, Enum):
     stream = "stream"
 
 
+# Stream mode's defaults (here, not in stream.py, so that --help need not import torch).
+# Samples per block: 7.8 MB of MNIST images. Large enough that a block is one long
+# sequential read; small enough that the ring in memory is nothing beside torch.
+STREAM_BLOCK = 10_000
+# Buffers in the ring: the block being trained on, and the next one being read.
+STREAM_BUFFERS = 2
+
+
 class StepMode(str, Enum):
     """How the tuned engine launches its steps (engines.capture): op by op, as CUDA
     graphs, or through torch.compile."""
@@ -58,7 +67,7 @@ def create_engine(
     transfer: Transfer | None = None,
     pinned: bool = False,
     world: World | None = None,
-    stream: bool = False,
+    stream: BlockStream | None = None,
 ) -> Engine:
     """`transfer` None: the engine's own way (torch: per step; tuned: resident).
     `pinned`: copy from pinned host memory (CUDA only). `world`: the torchrun job

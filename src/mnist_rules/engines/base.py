@@ -27,6 +27,8 @@ class Engine(ABC):
     # Whether iterating `batches` does the data loading (a DataLoader), rather than
     # steps and regions of the engine's own (engines.regions).
     loads_in_batches: ClassVar[bool] = False
+    # Stream mode's reader of the mapped training set (stream.BlockStream), or None.
+    stream = None
 
     def __init__(
         self,

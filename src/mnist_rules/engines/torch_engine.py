@@ -30,18 +30,13 @@ class TorchEngine(Engine):
     loads_in_batches = True
 
     def __init__(
-        self, model, data, device, lr, transfer=None, pinned=False, *, world=None, stream=False
+        self, model, data, device, lr, transfer=None, pinned=False, *, world=None, stream=None
     ):
         super().__init__(model, data, device, lr, world)
         # Stream mode: batches cut from the blocks of a memory-mapped set (stream.py),
         # not a DataLoader over a torchvision dataset, which would page the whole file in.
-        self._stream = None
-        if stream:
-            from mnist_rules import stream as streaming
-
-            self._stream = streaming.BlockStream(
-                data.train.mapped, data.train_size, streaming.STREAM_BLOCK
-            )
+        self.stream = stream
+        if stream is not None:
             self._stream_labels = data.train.targets[: data.train_size]
         # Data-parallel: DistributedDataParallel, as a PyTorch user would, its hook
         # summing the processes' gradients (each is weighted by its share of the update).
@@ -54,7 +49,7 @@ class TorchEngine(Engine):
             self.net.register_comm_hook(None, _sum_gradients)
         self.transfer = Transfer(transfer or Transfer.per_step)
         self.pinned = pinned and device.type == "cuda"  # pinning needs CUDA
-        if stream:
+        if stream is not None:
             self.train_set = None
         elif self.transfer is Transfer.resident:
             n = data.train_size
@@ -87,8 +82,8 @@ class TorchEngine(Engine):
             if self._update_losses is not None:
                 self._update_losses[: len(done)] = done.to(self.device)
             self._update_index = len(done)
-        if self._stream is not None:
-            self._stream.start_epoch(order)
+        if self.stream is not None:
+            self.stream.start_epoch(order)
             return self._streamed(order, chunks)
         order_list = order.tolist()
         return DataLoader(
@@ -99,7 +94,7 @@ class TorchEngine(Engine):
 
     def _streamed(self, order: torch.Tensor, chunks: Sequence[Chunk]):
         for c in chunks:
-            rows = self._stream.rows(c.start, c.size)
+            rows = self.stream.rows(c.start, c.size)  # on the device already (CUDA)
             images = rows.reshape(-1, 1, 28, 28).float().div_(255)  # as ToTensor
             yield images, self._stream_labels[order[c.start : c.stop]]
 

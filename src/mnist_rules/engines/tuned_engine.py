@@ -55,23 +55,21 @@ class TunedEngine(Engine):
         transfer=None,
         pinned=False,
         world=None,
-        stream=False,
+        stream=None,
     ):
         super().__init__(model, data, device, lr, world)
         block = block or BLOCK
         self.lr, self.step_mode = lr, StepMode(step_mode)
         self.params = MlpParams(self.model)
         n = data.train_size
-        # Stream mode: the images stay in the mapped file, served a block at a time.
-        self._stream = None
-        if stream:
-            if self.step_mode is not StepMode.eager:
-                raise ValueError("stream mode runs eagerly only")
-            from mnist_rules import stream as streaming
-
-            self._stream = streaming.BlockStream(data.train.mapped, n, streaming.STREAM_BLOCK)
+        # Stream mode: the images stay in the mapped file, served a block at a time
+        # (on CUDA, copied to the device by the stream itself, on its side stream).
+        self.stream = stream
+        if stream is not None and self.step_mode is not StepMode.eager:
+            raise ValueError("stream mode runs eagerly only")
+        streamed = stream is not None
         images = data.train_images.reshape(n, -1)
-        images = images if stream else images.contiguous()
+        images = images if streamed else images.contiguous()
         # Per-step transfer (for `profile`; on CUDA only, the CPU has nothing to copy):
         # the images stay on the host, and each step's are gathered and copied over.
         self.transfer = Transfer(transfer or Transfer.resident)
@@ -81,7 +79,7 @@ class TunedEngine(Engine):
             raise ValueError("per-step transfer runs eagerly only")
         self._host_images = images if per_step else None
         self._order_host = torch.zeros(0, dtype=torch.long)
-        self.images = images if per_step or stream else to_device(images, device)
+        self.images = images if per_step or streamed else to_device(images, device)
         self.labels = to_device(data.train.targets[:n], device)
         test = data.test
         self.test_images = to_device(test.data.reshape(len(test), -1).contiguous(), device)
@@ -135,15 +133,9 @@ class TunedEngine(Engine):
         from the resident set, or, with per-step transfer, gathered on the host and
         copied over (`one_by_one`: each sample's image on its own, as per-sample SGD
         done the plain way would); or, in stream mode, from the stream's blocks."""
-        if self._stream is not None:
+        if self.stream is not None:  # the copy, if any, was queued by the stream
             with self.regions(DATA):
-                rows = self._stream.rows(start, size)
-            if self.device.type != "cpu":
-                with self.regions(TRANSFER):
-                    self.regions.count_copy(rows)
-                    rows = rows.to(self.device)
-            with self.regions(DATA):
-                return rows.float().div_(255)
+                return self.stream.rows(start, size).float().div_(255)
         if self._host_images is None:
             return self._inputs(self._order[start : start + size])
         with self.regions(DATA):
@@ -174,8 +166,8 @@ class TunedEngine(Engine):
         self._order.copy_(order)
         if self._host_images is not None:
             self._order_host = order.cpu()
-        if self._stream is not None:
-            self._stream.start_epoch(order)
+        if self.stream is not None:
+            self.stream.start_epoch(order)
         # One-hot labels in training order, written into the buffer the row views see.
         self._onehot.zero_().scatter_(1, self.labels[self._order].unsqueeze(1), 1.0)
         self._done = self._loss_counted = 0
@@ -205,7 +197,7 @@ class TunedEngine(Engine):
 
         def run() -> None:
             pos = self._arange[:size] + self._start
-            if self._host_images is None and self._stream is None:
+            if self._host_images is None and self.stream is None:
                 x = self._inputs(self._order[pos])
             else:  # eager only: the chunk's start is known on the host
                 x = self._inputs_at(self._chunk_start, size)
