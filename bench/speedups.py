@@ -95,11 +95,54 @@ def processes(report: dict) -> list[str]:
     return lines
 
 
+# Issue 8's targets for stream mode, against the 6,000-image set and resident mode.
+STREAM_RSS_GROWTH = 0.25  # a stream run grows by less than this share of the images
+RESIDENT_RSS_GROWTH = 1.0  # a resident run, by at least the images' size
+STREAM_SPEED = 0.80  # stream's samples/s over resident's, at least
+
+
+def streaming(report: dict) -> list[str]:
+    """The stream benchmark's peak RSS and samples/s against the targets; FAIL lines
+    miss one. Nothing when the report has no stream benchmark."""
+    jobs = {}
+    for bench in report["benchmarks"]:
+        info = bench.get("extra_info") or {}
+        if "data_mode" in info:
+            jobs[(info["data_mode"], info["set"])] = info
+    if len(jobs) < 4:
+        return []
+    large = jobs[("stream", "10x")]
+    size = large["images_bytes"]
+    lines = []
+    for mode, (target, above) in {
+        "stream": (STREAM_RSS_GROWTH, False),
+        "resident": (RESIDENT_RSS_GROWTH, True),
+    }.items():
+        grown = jobs[(mode, "10x")]["peak_rss_bytes"] - jobs[(mode, "6k")]["peak_rss_bytes"]
+        met = grown >= target * size if above else grown < target * size
+        lines.append(
+            f"{'ok  ' if met else 'FAIL'} {mode} mode: peak RSS"
+            f" {jobs[(mode, '6k')]['peak_rss_bytes'] / 2**20:,.0f} MiB on 6,000 images,"
+            f" {jobs[(mode, '10x')]['peak_rss_bytes'] / 2**20:,.0f} MiB on"
+            f" {large['train_size']:,} ({size / 2**20:,.0f} MiB of images): grew by"
+            f" {grown / size:.0%} of the images' size; target {'>=' if above else '<'}"
+            f" {target:.0%}"
+        )
+    resident = jobs[("resident", "10x")]["samples_per_second"]
+    ratio = large["samples_per_second"] / resident
+    lines.append(
+        f"{'ok  ' if ratio >= STREAM_SPEED else 'FAIL'} stream mode trains the batch rule at"
+        f" {large['samples_per_second']:,.0f} samples/s, resident at {resident:,.0f}:"
+        f" {ratio:.0%}; target >= {STREAM_SPEED:.0%}"
+    )
+    return lines
+
+
 def main(argv: list[str]) -> int:
     report = json.loads(Path(argv[1]).read_text())
     for line in processes(report):
         print(line)
-    lines = check(report)
+    lines = check(report) + streaming(report)
     if not lines:
         print("speed-up gate: no tuned/torch pair in the report", file=sys.stderr)
         return 1

@@ -89,3 +89,30 @@ def test_the_torchrun_benchmark_prints_seconds_per_epoch_for_1_and_2_processes()
         "info epoch rule, tuned engine: 0.90 s per epoch in 1 process, 0.60 s in 2"
         " (torchrun, gloo): 1.50x"
     ]  # the torch engine's 2-process job is missing: no line for it
+
+
+def stream_job(mode, size, rss_mib, samples_per_second):
+    info = {"data_mode": mode, "set": size, "train_size": 600_000 if size == "10x" else 6_000,
+            "images_bytes": 470 * 2**20, "peak_rss_bytes": rss_mib * 2**20,
+            "samples_per_second": samples_per_second}  # fmt: skip
+    return {"name": "test_stream_job", "params": {}, "stats": {}, "extra_info": info}
+
+
+def test_the_stream_targets_pass_when_met_and_fail_when_missed():
+    def lines(stream_10x_rss, resident_10x_rss, stream_speed):
+        r = {"benchmarks": [
+            stream_job("stream", "6k", 900, 40_000), stream_job("resident", "6k", 890, 40_000),
+            stream_job("stream", "10x", stream_10x_rss, stream_speed),
+            stream_job("resident", "10x", resident_10x_rss, 40_000),
+        ]}  # fmt: skip
+        return speedups.streaming(r)
+
+    met = lines(stream_10x_rss=950, resident_10x_rss=1600, stream_speed=36_000)
+    assert len(met) == 3 and all(line.startswith("ok") for line in met)
+    assert "grew by 11% of the images' size; target < 25%" in met[0]
+    assert "resident mode" in met[1] and "target >= 100%" in met[1]
+    assert "90%; target >= 80%" in met[2]
+    # 900 + 0.25 x 470 = 1017.5 MiB; 890 + 470 = 1360 MiB; 0.8 x 40,000 = 32,000
+    missed = lines(stream_10x_rss=1020, resident_10x_rss=1350, stream_speed=31_000)
+    assert all(line.startswith("FAIL") for line in missed)
+    assert speedups.streaming({"benchmarks": [stream_job("stream", "6k", 900, 1)]}) == []
