@@ -121,11 +121,7 @@ class StreamedTrainSet:
         self.data = self.mapped.data
         self.targets = labels.data.long()  # a copy: 8 bytes a label, as torchvision's
         if len(self.targets) != len(self.data):
-            raise DataError(
-                f"The training set in {raw_folder} has {len(self.data)} images but"
-                f" {len(self.targets)} labels. One of the two files is truncated or from"
-                " another set: delete both to download fresh copies."
-            )
+            raise _count_mismatch(f"The training set in {raw_folder}", self.data, self.targets)
 
     def __len__(self) -> int:
         return len(self.data)
@@ -199,12 +195,16 @@ def _open(cls: type[MNIST], root: Path, raw_folder: Path, dataset: DatasetName, 
             " IDX files, or delete them to download fresh copies."
         )
     if len(ds.data) != len(ds.targets):
-        raise DataError(
-            f"The {dataset.value} {split} set in {raw_folder} has {len(ds.data)} images but"
-            f" {len(ds.targets)} labels. One of the two files is truncated or from another"
-            " set: delete both to download fresh copies."
-        )
+        where = f"The {dataset.value} {split} set in {raw_folder}"
+        raise _count_mismatch(where, ds.data, ds.targets)
     return ds
+
+
+def _count_mismatch(what: str, images, labels) -> DataError:
+    return DataError(
+        f"{what} has {len(images)} images but {len(labels)} labels. One of the two files is"
+        " truncated or from another set: delete both to download fresh copies."
+    )
 
 
 def _not_found(dataset: DatasetName, raw_folder: Path, exc: Exception) -> DataError:

@@ -135,12 +135,9 @@ def local_plan(n: int, samples_per_update: int, max_chunk: int, world: World) ->
 def all_reduce(values: list[float], op: str = "sum") -> list[float]:
     """Sum (or take the max or min of) a few host numbers over the processes: one
     small collective, float64 so that sample counts and loss sums stay exact."""
-    import torch
     import torch.distributed as dist
 
-    t = torch.tensor(values, dtype=torch.float64)
-    if dist.get_backend() == "nccl":
-        t = t.cuda()
+    t = _host_numbers(values)
     dist.all_reduce(t, op={"sum": dist.ReduceOp.SUM, "max": dist.ReduceOp.MAX,
                            "min": dist.ReduceOp.MIN}[op])  # fmt: skip
     return t.tolist()
@@ -148,14 +145,20 @@ def all_reduce(values: list[float], op: str = "sum") -> list[float]:
 
 def broadcast_from_main(value: float) -> float:
     """The main process's value, on every process."""
+    import torch.distributed as dist
+
+    t = _host_numbers([value])
+    dist.broadcast(t, src=0)
+    return float(t.item())
+
+
+def _host_numbers(values: list[float]) -> torch.Tensor:
+    """Numbers for a collective: float64, on the GPU where the backend (NCCL) needs it."""
     import torch
     import torch.distributed as dist
 
-    t = torch.tensor([value], dtype=torch.float64)
-    if dist.get_backend() == "nccl":
-        t = t.cuda()
-    dist.broadcast(t, src=0)
-    return float(t.item())
+    t = torch.tensor(values, dtype=torch.float64)
+    return t.cuda() if dist.get_backend() == "nccl" else t
 
 
 def all_reduce_sum_(tensor: torch.Tensor) -> None:

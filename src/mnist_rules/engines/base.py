@@ -22,6 +22,12 @@ from mnist_rules.engines.regions import Regions
 from mnist_rules.rules import Chunk
 
 
+def unit_floats(images: torch.Tensor) -> torch.Tensor:
+    """uint8 pixels as torchvision's ToTensor scales them, float(u8) / 255, bit for bit,
+    in a new tensor: every path into the model scales here, so all give the same inputs."""
+    return images.float().div_(255)
+
+
 class Engine(ABC):
     name: ClassVar[str]
     # Whether iterating `batches` does the data loading (a DataLoader), rather than

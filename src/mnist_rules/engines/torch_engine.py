@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader, Subset, TensorDataset
 
 from mnist_rules.engines import Transfer
-from mnist_rules.engines.base import Engine
+from mnist_rules.engines.base import Engine, unit_floats
 from mnist_rules.engines.regions import BACKWARD, FORWARD, TRANSFER, UPDATE
 from mnist_rules.rules import Chunk
 
@@ -53,7 +53,7 @@ class TorchEngine(Engine):
             self.train_set = None
         elif self.transfer is Transfer.resident:
             n = data.train_size
-            images = data.train_images.unsqueeze(1).float().div_(255)  # as ToTensor
+            images = unit_floats(data.train_images.unsqueeze(1))  # as ToTensor
             self.train_set = TensorDataset(images.to(device), data.train.targets[:n].to(device))
         elif data.train_size < len(data.train):
             self.train_set = Subset(data.train, range(data.train_size))
@@ -95,7 +95,7 @@ class TorchEngine(Engine):
     def _streamed(self, order: torch.Tensor, chunks: Sequence[Chunk]):
         for c in chunks:
             rows = self.stream.rows(c.start, c.size)  # on the device already (CUDA)
-            images = rows.reshape(-1, 1, 28, 28).float().div_(255)  # as ToTensor
+            images = unit_floats(rows.reshape(-1, 1, 28, 28))  # as ToTensor
             yield images, self._stream_labels[order[c.start : c.stop]]
 
     def step(self, batch, chunk: Chunk) -> None:

@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterator, Sequence
 import torch
 
 from mnist_rules.engines import StepMode, Transfer
-from mnist_rules.engines.base import Engine
+from mnist_rules.engines.base import Engine, unit_floats
 from mnist_rules.engines.blocked_sample_sgd import BLOCK, BlockedSampleSgd, cpu_threads
 from mnist_rules.engines.capture import LazyUnit
 from mnist_rules.engines.mlp_steps import MlpParams, chunk_step
@@ -126,7 +126,7 @@ class TunedEngine(Engine):
     def _inputs(self, idx: torch.Tensor) -> torch.Tensor:
         """The images at `idx` (device indices into the resident set), as floats."""
         with self.regions(DATA):
-            return self.images[idx].float().div_(255)  # as ToTensor: float(u8) / 255
+            return unit_floats(self.images[idx])
 
     def _inputs_at(self, start: int, size: int, one_by_one: bool = False) -> torch.Tensor:
         """The images at positions start..start+size of the epoch's order, as floats:
@@ -135,7 +135,7 @@ class TunedEngine(Engine):
         done the plain way would); or, in stream mode, from the stream's blocks."""
         if self.stream is not None:  # the copy, if any, was queued by the stream
             with self.regions(DATA):
-                return self.stream.rows(start, size).float().div_(255)
+                return unit_floats(self.stream.rows(start, size))
         if self._host_images is None:
             return self._inputs(self._order[start : start + size])
         with self.regions(DATA):
@@ -151,7 +151,7 @@ class TunedEngine(Engine):
             copy = lambda t: t.to(self.device, non_blocking=self.pinned)  # noqa: E731
             x = torch.stack([copy(row) for row in host]) if one_by_one else copy(host)
         with self.regions(DATA):
-            return x.float().div_(255)
+            return unit_floats(x)
 
     def _unit(self, key: tuple, make: Callable[[], Callable[[], None]]) -> LazyUnit:
         """The unit for `key`, its function made by `make` on first use. `state`: what
@@ -335,7 +335,7 @@ class TunedEngine(Engine):
     def evaluate(self) -> float:
         correct = torch.zeros((), dtype=torch.long, device=self.device)
         for start in range(0, len(self.test_images), EVAL_CHUNK):
-            x = self.test_images[start : start + EVAL_CHUNK].float().div_(255)
+            x = unit_floats(self.test_images[start : start + EVAL_CHUNK])
             labels = self.test_labels[start : start + EVAL_CHUNK]
             correct += (self.params.logits(x).argmax(1) == labels).sum()
         return 100.0 * correct.item() / len(self.test_images)
