@@ -14,7 +14,14 @@ import torch
 
 from cli_runner import invoke
 from idx_files import write_dataset
-from mnist_rules.distributed import World, check_rule, local_plan, local_positions
+from mnist_rules.distributed import (
+    SINGLE,
+    World,
+    check_rule,
+    local_plan,
+    local_positions,
+    world_from_env,
+)
 from mnist_rules.errors import UsageError
 from mnist_rules.rules import RuleName
 from mnist_rules.training import TrainConfig, train
@@ -44,6 +51,18 @@ def test_local_plans_weigh_each_share_by_its_part_of_the_update(n, per_update, c
         assert all(a.stop == b.start for a, b in itertools.pairwise(plan))
     weights = [sum(c.weight for c in p) for p in plans]
     assert sum(weights) == pytest.approx(-(-n // per_update))  # 1 per update, over both
+
+
+def test_the_world_is_read_from_torchruns_variables(monkeypatch):
+    for name in ("WORLD_SIZE", "RANK", "LOCAL_RANK", "LOCAL_WORLD_SIZE"):
+        monkeypatch.delenv(name, raising=False)
+    assert world_from_env() is SINGLE
+    env = {"WORLD_SIZE": "4", "RANK": "3", "LOCAL_RANK": "1", "LOCAL_WORLD_SIZE": "2"}
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    assert world_from_env() == World(rank=3, size=4, local_rank=1, local_size=2)
+    monkeypatch.delenv("LOCAL_WORLD_SIZE")  # a launcher that does not set it: one host
+    assert world_from_env().local_size == 4
 
 
 def test_what_cannot_split_is_refused_with_what_to_do():
@@ -87,6 +106,26 @@ def test_two_processes_make_the_single_process_updates(data_root, tmp_path, rule
         assert a["updates"] == b.updates
         assert a["train_loss"] == pytest.approx(b.train_loss, abs=1e-5)
         assert abs(a["test_acc"] - b.test_acc) <= 0.5  # one test image of 200, at most
+
+
+@pytest.mark.parametrize("engine", ["torch", "tuned"])
+def test_two_processes_stream_the_single_process_updates(data_root, tmp_path, engine):
+    """Stream mode under torchrun, with the batch rule's block shuffle: blocks of 100
+    rows, one update each, so that each process's block of 100 positions is half of
+    two blocks of rows, read one after the other."""
+    options = {"rule": "batch", "engine": engine, "epochs": 2, "device": "cpu",
+               "data_mode": "stream", "stream_block": 100}  # fmt: skip
+    single = train(TrainConfig(data_dir=data_root, **options))
+    out, weights = tmp_path / "r.json", tmp_path / "w.pt"
+    done = torchrun("train", "--rule", "batch", "--engine", engine, "--epochs", "2",
+                    "--device", "cpu", "--data-mode", "stream", "--stream-block", "100",
+                    "--data-dir", data_root, "--json", out, "--save", weights)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    together = torch.load(weights, weights_only=True)
+    for name, tensor in single.engine.weights().items():
+        torch.testing.assert_close(together[name], tensor, rtol=0, atol=1e-5)
+    result = json.loads(out.read_text())
+    assert result["world_size"] == 2 and result["data_mode"] == "stream"
 
 
 def test_the_sample_rule_is_refused_under_torchrun(data_root):

@@ -45,6 +45,20 @@ def test_the_stream_serves_the_rows_of_the_order_across_blocks(tmp_path, buffers
             assert torch.equal(served.rows(start, size), flat[order[start : start + size]])
 
 
+def test_a_block_spread_over_the_file_is_read_window_by_window(tmp_path):
+    """Under torchrun a process's block of positions is its share of several blocks
+    of rows: every other row here, in a shuffled order, spanning the whole file."""
+    images = torch.randint(0, 256, (95, 4, 4), dtype=torch.uint8)
+    path = tmp_path / "train-images-idx3-ubyte"
+    write_idx(path, images)
+    order = torch.arange(0, 95, 2)[torch.randperm(48, generator=torch.Generator().manual_seed(1))]
+    served = stream.BlockStream(MappedIdx(path), 95, block=10)
+    served.start_epoch(order)
+    flat = images.reshape(95, -1)
+    for start in range(0, 48, 12):  # across blocks too
+        assert torch.equal(served.rows(start, 12), flat[order[start : start + 12]])
+
+
 def test_a_served_block_is_not_overwritten_while_the_engine_uses_it(tmp_path):
     """The ring refills a slot only after the engine asked for rows past its block:
     rows served are intact until the next call, whatever the reader does meanwhile."""
@@ -191,3 +205,12 @@ def test_a_block_shuffled_checkpoint_resumes_only_with_its_block(tiny_root, tmp_
     same = invoke("train", *common, "--epochs", "2", "--data-mode", "stream",
                   "--stream-block", "100", "--resume", ckpt, "--quiet")  # fmt: skip
     assert same.exit_code == 0, same.output
+
+
+def test_auto_counts_the_set_once_per_process_on_the_host(tmp_path, monkeypatch):
+    path = tmp_path / "train-images-idx3-ubyte"
+    path.write_bytes(bytes(1000))
+    monkeypatch.setattr(stream, "available_memory", lambda: 3000)
+    assert stream.auto_data_mode(path) == "resident"  # 1,000 of half of 3,000
+    assert stream.auto_data_mode(path, processes=2) == "stream"  # 2,000 of 1,500
+    assert stream.auto_data_mode(tmp_path / "missing") == "resident"  # to be downloaded

@@ -31,6 +31,7 @@ class World:
     rank: int = 0
     size: int = 1
     local_rank: int = 0
+    local_size: int = 1  # processes on this host (they share its memory)
 
     @property
     def is_main(self) -> bool:
@@ -50,7 +51,8 @@ def world_from_env() -> World:
     size = int(os.environ.get("WORLD_SIZE", "1"))
     if size <= 1:
         return SINGLE
-    return World(int(os.environ["RANK"]), size, int(os.environ.get("LOCAL_RANK", "0")))
+    local = int(os.environ.get("LOCAL_WORLD_SIZE", size))
+    return World(int(os.environ["RANK"]), size, int(os.environ.get("LOCAL_RANK", "0")), local)
 
 
 def start(world: World, device: torch.device) -> torch.device:

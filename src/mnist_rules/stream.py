@@ -5,11 +5,13 @@ host buffers are pinned, and each block is copied into a ring of device buffers 
 non_blocking copies on a side stream, ordered against the compute by CUDA events: a
 block's copy overlaps the training on the block before it.
 
-The order must keep each block of K positions inside one block of K rows of the file,
-so that a block is one sequential read (then permuted in memory) and its pages can be
-dropped at once. Dataset order does; so does the block shuffle below, which is a
-different shuffle from the resident mode's full permutation: the blocks are visited
-in a random order and each is shuffled within, with the seed.
+A block is cheapest when its K positions lie inside one block of K rows of the file:
+one sequential read (then permuted in memory), its pages dropped at once. Dataset
+order does that; so does the block shuffle below, which is a different shuffle from
+the resident mode's full permutation: the blocks are visited in a random order and
+each is shuffled within, with the seed. Under torchrun a process's block of its own
+positions takes a share of several blocks of rows: each of those is read in turn
+(the processes read the same pages, which the page cache holds once).
 """
 
 from __future__ import annotations
@@ -25,16 +27,16 @@ from mnist_rules.engines import STREAM_BLOCK, STREAM_BUFFERS
 from mnist_rules.idx_mmap import MappedIdx
 
 
-def auto_data_mode(images_file: Path) -> str:
-    """--data-mode auto: "stream" when the training images would take more than half
-    the memory available now (resident mode holds them about 1.6 times over, as
-    measured on 600,000 images), else "resident"; resident too for a set still to be
-    downloaded, which is MNIST-sized."""
+def auto_data_mode(images_file: Path, processes: int = 1) -> str:
+    """--data-mode auto: "stream" when the training images, once per process on this
+    host, would take more than half the memory available now (resident mode holds
+    them about 1.6 times over, as measured on 600,000 images), else "resident";
+    resident too for a set still to be downloaded, which is MNIST-sized."""
     try:
         size = images_file.stat().st_size
     except FileNotFoundError:
         return "resident"
-    return "stream" if size > available_memory() / 2 else "resident"
+    return "stream" if size * processes > available_memory() / 2 else "resident"
 
 
 def available_memory() -> int:
@@ -166,25 +168,36 @@ class BlockStream:
             if self._copies is not None:  # once the device is done with what it queued
                 self._copies.release(old % self.buffers)
 
+    def _gather(self, positions: torch.Tensor, lo: int, hi: int, out=None) -> torch.Tensor:
+        """The rows at `positions`, all within [lo, hi) (at most a block): one
+        sequential read of that range, its pages dropped, then the rows picked out."""
+        staging = self._staging[: hi - lo]
+        staging.copy_(self.images[lo:hi])
+        self.mapped.release(lo, hi)  # only the copy stays in memory
+        return torch.index_select(staging, 0, positions - lo, out=out)
+
     def _want(self, b: int) -> None:
-        if b * self.block < self.n and b not in self._blocks:
+        if b * self.block < len(self._order) and b not in self._blocks:
             self._blocks[b] = self._pool.submit(self._read, b)
 
     def _read(self, b: int) -> torch.Tensor:
         """On the reader thread: block b's rows, in the order's order, into its slot
         (and on CUDA, its copy to the device queued on the side stream)."""
         positions = self._order[b * self.block : (b + 1) * self.block]
-        lo, hi = int(positions.min()), int(positions.max()) + 1
-        if hi - lo > self.block:
-            raise ValueError("the order spreads a block of positions over the whole file")
-        staging = self._staging[: hi - lo]
-        staging.copy_(self.images[lo:hi])  # one sequential read of the block's rows
-        self.mapped.release(lo, hi)  # and its pages dropped: only the copy stays
         slot = b % self.buffers
         if self._copies is not None:  # the slot's last copy to the device is done
             self._copies.host_free(slot)
         host = self._host[slot][: len(positions)]
-        torch.index_select(staging, 0, positions - lo, out=host)
+        lo, hi = int(positions.min()), int(positions.max()) + 1
+        if hi - lo <= self.block:  # the usual case: one window of the file
+            self._gather(positions, lo, hi, out=host)
+        else:  # a process's share under torchrun: parts of several blocks of rows
+            windows = positions // self.block
+            for window in windows.unique().tolist():
+                where = (windows == window).nonzero().squeeze(1)
+                part = positions[where]
+                rows = self._gather(part, int(part.min()), int(part.max()) + 1)
+                host.index_copy_(0, where, rows)
         if self._copies is not None:
             self.copied_bytes += host.nbytes
             self._copies.copy(slot, host)

@@ -189,10 +189,10 @@ class TrainingRun:
         mode = config.data_mode
         if data is None:
             root = data_mod.resolve_data_dir(config.data_dir)
-            if mode is DataMode.auto:  # stream only what would not fit, in one process
+            if mode is DataMode.auto:  # stream only what would not fit (eager steps only)
                 images_file = data_mod.train_images_file(config.dataset, root)
-                mode = DataMode(streaming.auto_data_mode(images_file))
-                if world.distributed or config.step_mode is not StepMode.eager:
+                mode = DataMode(streaming.auto_data_mode(images_file, world.local_size))
+                if config.step_mode is not StepMode.eager:
                     mode = DataMode.resident
             if world.distributed and not world.is_main:
                 distributed.barrier()  # the main process loads (downloads) first
@@ -205,11 +205,6 @@ class TrainingRun:
         self._streamed = isinstance(data.train, data_mod.StreamedTrainSet)
         if mode is DataMode.stream and not self._streamed:
             raise ValueError("stream mode needs data.load(..., stream=True)")
-        if self._streamed and world.distributed:
-            raise UsageError(
-                "--data-mode stream does not run under torchrun yet: each process would"
-                " read a share of every block. Use the resident mode."
-            )
         rule = RULES[config.rule]
         n = data.train_size
         batch_size = config.batch_size or min(DEFAULT_BATCH_SIZE, n)
