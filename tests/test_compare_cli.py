@@ -218,3 +218,27 @@ def test_missing_data_is_reported_once_before_any_rule_runs(tmp_path, offline):
     result = invoke("compare", "--data-dir", tmp_path / "empty", "--json", tmp_path / "c.json")
     assert_clean_failure(result, 1, "could not be downloaded", "train-images-idx3-ubyte")
     assert "rule (" not in result.output and not (tmp_path / "c.json").exists()
+
+
+def test_compare_streams_a_set_for_every_rule(tiny_root, tmp_path):
+    """One mapped set shared by the three runs; the rules in dataset order make the
+    resident mode's updates, so their accuracies are the resident ones."""
+
+    def accuracies(mode):
+        out = tmp_path / f"{mode}.json"
+        result = invoke("compare", "--epochs", "1", "--engine", "tuned", "--device", "cpu",
+                        "--data-dir", tiny_root, "--data-mode", mode, "--stream-block", "100",
+                        "--json", out, "--quiet")  # fmt: skip
+        assert result.exit_code == 0, result.output
+        runs = json.loads(out.read_text())["runs"]
+        assert {r["data_mode"] for r in runs} == {mode}
+        return {r["rule"]: r["epochs"][0]["test_acc"] for r in runs}
+
+    streamed, resident = accuracies("stream"), accuracies("resident")
+    assert streamed["epoch"] == resident["epoch"] and streamed["sample"] == resident["sample"]
+
+
+def test_compare_refuses_stream_mode_with_compile(tiny_root):
+    result = invoke("compare", "--data-mode", "stream", "--compile", "--engine", "tuned",
+                    "--data-dir", tiny_root)  # fmt: skip
+    assert_clean_failure(result, 2, "--data-mode stream runs eagerly")

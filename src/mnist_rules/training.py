@@ -170,6 +170,23 @@ class SilentReporter:
 SILENT = SilentReporter()
 
 
+def resolve_data_mode(
+    mode: DataMode,
+    dataset: DatasetName,
+    root: Path,
+    step_mode: StepMode = StepMode.eager,
+    world: distributed.World = distributed.SINGLE,
+) -> DataMode:
+    """--data-mode auto made concrete: stream only a set that would not fit in memory
+    (once per process on this host), and only for eager steps; others as given."""
+    if mode is not DataMode.auto:
+        return mode
+    if step_mode is not StepMode.eager:
+        return DataMode.resident
+    images_file = data_mod.train_images_file(dataset, root)
+    return DataMode(streaming.auto_data_mode(images_file, world.local_size))
+
+
 class TrainingRun:
     """One configured run: its engine, epoch plan and shuffling RNG, set up once; then
     epochs, one at a time. `train` drives it; benchmarks time its `train_epoch`."""
@@ -189,11 +206,7 @@ class TrainingRun:
         mode = config.data_mode
         if data is None:
             root = data_mod.resolve_data_dir(config.data_dir)
-            if mode is DataMode.auto:  # stream only what would not fit (eager steps only)
-                images_file = data_mod.train_images_file(config.dataset, root)
-                mode = DataMode(streaming.auto_data_mode(images_file, world.local_size))
-                if config.step_mode is not StepMode.eager:
-                    mode = DataMode.resident
+            mode = resolve_data_mode(mode, config.dataset, root, config.step_mode, world)
             if world.distributed and not world.is_main:
                 distributed.barrier()  # the main process loads (downloads) first
             stream = mode is DataMode.stream

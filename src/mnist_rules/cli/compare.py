@@ -14,7 +14,7 @@ from mnist_rules.cli.errors import friendly_errors
 from mnist_rules.data import DatasetName
 from mnist_rules.device import DeviceChoice
 from mnist_rules.distributed import world_from_env
-from mnist_rules.engines import EngineName, StepMode
+from mnist_rules.engines import DataMode, EngineName, StepMode
 from mnist_rules.errors import RunStopped, UsageError
 from mnist_rules.rules import DEFAULT_BATCH_SIZE, RuleName
 
@@ -72,6 +72,9 @@ def compare(
     dataset: DatasetName = options.Dataset,
     data_dir: Path | None = options.DataDir,
     train_subset: int | None = options.TrainSubset,
+    data_mode: DataMode = options.DataModeOption,
+    stream_block: int = options.StreamBlock,
+    stream_buffers: int = options.StreamBuffers,
     seed: int = options.Seed,
     plot: Path | None = typer.Option(
         None, "--plot", dir_okay=False, help="Write the curves here (.png, .svg or .pdf)."
@@ -120,7 +123,7 @@ def compare(
     from mnist_rules.comparison import Comparison
     from mnist_rules.device import resolve_device
     from mnist_rules.interrupts import stop_after_update_on_signals
-    from mnist_rules.training import TrainConfig, train
+    from mnist_rules.training import TrainConfig, resolve_data_mode, train
     from mnist_rules.verdict import verdict
 
     configs = [
@@ -135,11 +138,18 @@ def compare(
             device=device,
             dataset=dataset,
             record_update_losses=update_losses,
+            stream_block=stream_block,
+            stream_buffers=stream_buffers,
         )
         for rule in chosen
     ]
     resolve_device(device)  # a missing GPU is reported before the data is loaded
-    data = data_mod.load(dataset, data_mod.resolve_data_dir(data_dir), train_subset)
+    root = data_mod.resolve_data_dir(data_dir)
+    step_mode = configs[0].step_mode
+    streamed = resolve_data_mode(data_mode, dataset, root, step_mode) is DataMode.stream
+    if streamed and step_mode is not StepMode.eager:
+        raise UsageError("--data-mode stream runs eagerly: drop --compile.")
+    data = data_mod.load(dataset, root, train_subset, stream=streamed)  # shared by the runs
 
     console = Console(quiet=quiet, highlight=False, soft_wrap=True)
     if not console.is_terminal:  # a log or a pipe: room for the tables' eleven columns

@@ -107,8 +107,7 @@ def profile(
     from mnist_rules.device import resolve_device
     from mnist_rules.profiling import DEFAULT_STEPS, DEFAULT_WARMUP
     from mnist_rules.profiling import profile as run_profile
-    from mnist_rules.stream import auto_data_mode
-    from mnist_rules.training import TrainConfig, TrainingRun
+    from mnist_rules.training import TrainConfig, TrainingRun, resolve_data_mode
 
     resolved = resolve_device(device)
     if compare_transfers and resolved.type != "cuda":
@@ -124,11 +123,9 @@ def profile(
     steps = steps or DEFAULT_STEPS[rule]
     warmup = DEFAULT_WARMUP[rule] if warmup is None else warmup
     root = data_mod.resolve_data_dir(data_dir)
-    if data_mode is DataMode.auto:  # what train would do; the transfer paths need resident
-        images_file = data_mod.train_images_file(dataset, root)
-        data_mode = DataMode(auto_data_mode(images_file))
-        if compare_transfers or transfer is not None:
-            data_mode = DataMode.resident
+    if compare_transfers or transfer is not None:  # they compare ways to copy a resident set
+        data_mode = DataMode.resident
+    data_mode = resolve_data_mode(data_mode, dataset, root)
     streamed = data_mode is DataMode.stream
     data = data_mod.load(dataset, root, train_subset, stream=streamed)
 
