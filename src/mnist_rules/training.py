@@ -67,7 +67,7 @@ class TrainConfig:
     # graph: CUDA graphs, which on CPU fall back to eager with a warning.
     step_mode: StepMode = StepMode.eager
     # Where the training images live: read whole (resident), or memory-mapped and
-    # streamed a block at a time (stream: the tuned engine's; stream.py).
+    # streamed a block at a time (stream, either engine; stream.py).
     data_mode: DataMode = DataMode.auto
     # Stream mode's samples per block (the batch rule shuffles blocks of this size,
     # and within them) and host buffers in its ring (stream.py).
