@@ -112,19 +112,3 @@ def test_stream_mode_on_cuda_makes_the_resident_updates(tiny_root, engine, rule,
     assert streamed.result.data_mode == "stream"
     assert max_diff(resident, streamed) < 1e-6  # the same inputs in the same order
     assert streamed.engine.stream.copied_bytes == 2 * 512 * 784  # each block once an epoch
-
-
-def test_profile_reports_a_stream_copies_and_its_stall_on_cuda(tiny_root, tmp_path):
-    import json
-
-    from cli_runner import invoke
-
-    out = tmp_path / "p.json"
-    result = invoke("profile", "--rule", "batch", "--engine", "tuned", "--device", "cuda",
-                    "--data-mode", "stream", "--stream-block", "100", "--steps", "20",
-                    "--data-dir", tiny_root, "--json", out)  # fmt: skip
-    assert result.exit_code == 0, result.output
-    figures = json.loads(out.read_text())
-    assert figures["transfer_mode"] == "stream" and figures["pinned"]
-    assert figures["transfer_count"] > 0 and figures["transfer_bytes"] > 0
-    assert figures["stall_us"] >= 0 and "side stream" in result.stdout

@@ -6,6 +6,7 @@ import json
 from types import SimpleNamespace
 
 import pytest
+import torch
 from torch.autograd import DeviceType
 
 from cli_runner import assert_clean_failure, invoke
@@ -176,15 +177,26 @@ def test_stream_mode_reports_the_wait_for_a_slow_reader_as_stall(tiny_root, engi
     assert sum(parts) == pytest.approx(result.per_step_us, rel=0.10)
 
 
-def test_cli_profiles_stream_mode_with_a_stall_row(tiny_root, tmp_path):
+ON_A_GPU = [
+    pytest.mark.cuda,
+    pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU"),
+]
+
+
+@pytest.mark.parametrize("device", ["cpu", pytest.param("cuda", marks=ON_A_GPU)])
+def test_cli_profiles_stream_mode_with_a_stall_row(tiny_root, tmp_path, device):
     out = tmp_path / "p.json"
-    result = invoke("profile", "--rule", "batch", "--engine", "tuned", "--steps", "5",
-                    "--data-mode", "stream", "--stream-block", "100", "--device", "cpu",
+    result = invoke("profile", "--rule", "batch", "--engine", "tuned", "--steps", "20",
+                    "--data-mode", "stream", "--stream-block", "100", "--device", device,
                     "--data-dir", tiny_root, "--json", out)  # fmt: skip
     assert result.exit_code == 0, result.output
     assert "stall" in result.stdout and "data stream" in result.stdout
     figures = json.loads(out.read_text())
     assert figures["data_mode"] == "stream" and figures["stall_us"] >= 0
+    if device == "cuda":  # the blocks' copies on the side stream, from pinned memory
+        assert figures["transfer_mode"] == "stream" and figures["pinned"]
+        assert figures["transfer_count"] > 0 and figures["transfer_bytes"] > 0
+        assert "side stream" in result.stdout
 
 
 def test_resident_profiles_print_no_stall_row(tiny_root):
