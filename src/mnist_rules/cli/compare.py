@@ -138,6 +138,7 @@ def compare(
             device=device,
             dataset=dataset,
             record_update_losses=update_losses,
+            data_mode=data_mode,  # refuses stream with --compile, as train does
             stream_block=stream_block,
             stream_buffers=stream_buffers,
         )
@@ -145,10 +146,8 @@ def compare(
     ]
     resolve_device(device)  # a missing GPU is reported before the data is loaded
     root = data_mod.resolve_data_dir(data_dir)
-    step_mode = configs[0].step_mode
-    streamed = resolve_data_mode(data_mode, dataset, root, step_mode) is DataMode.stream
-    if streamed and step_mode is not StepMode.eager:
-        raise UsageError("--data-mode stream runs eagerly: drop --compile.")
+    mode = resolve_data_mode(data_mode, dataset, root, configs[0].step_mode)
+    streamed = mode is DataMode.stream
     data = data_mod.load(dataset, root, train_subset, stream=streamed)  # shared by the runs
 
     console = Console(quiet=quiet, highlight=False, soft_wrap=True)
