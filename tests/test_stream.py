@@ -187,6 +187,19 @@ def test_the_stream_options_shape_the_run(tiny_root, tmp_path):
     assert json.loads(out.read_text())["data_mode"] == "stream"
 
 
+def test_train_says_when_it_streams_the_set(tiny_root):
+    """--data-mode auto decides by size: the header says which it chose."""
+
+    def header(mode):
+        result = invoke("train", "--epochs", "1", "--data-mode", mode, "--data-dir", tiny_root,
+                        "--device", "cpu")  # fmt: skip
+        assert result.exit_code == 0, result.output
+        return result.output.splitlines()[0]
+
+    assert "(training set streamed from disk);" in header("stream")
+    assert "streamed" not in header("resident")
+
+
 def test_a_block_shuffled_checkpoint_resumes_only_with_its_block(tiny_root, tmp_path):
     """The batch rule's next epochs are shuffled by block in stream mode: resuming in
     resident mode, or with another block size, would be another run."""

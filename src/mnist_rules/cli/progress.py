@@ -81,7 +81,9 @@ class RichReporter:
             f"{run.rule} rule ({rule.summary}): lr {run.lr:g},"
             f" {count(run.batch_size, 'sample')} per update,"
             f" {count(updates_per_epoch, 'update')} per epoch;"
-            f" {run.dataset} {run.train_size:,} train / {run.test_size:,} test;"
+            f" {run.dataset} {run.train_size:,} train / {run.test_size:,} test"
+            + (" (training set streamed from disk)" if run.data_mode == "stream" else "")
+            + ";"
             f" {run.engine} engine on {run.device}"
             f" ({run.device_name}, {count(run.threads, 'thread')}"
             + (f" in each of {run.world_size} processes" if run.world_size > 1 else "")
