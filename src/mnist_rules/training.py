@@ -576,6 +576,23 @@ def train(
     `world`: this process's place in a torchrun job; give `checkpoint` to the main
     process only."""
     run = TrainingRun(config, data, world)
+    try:
+        _train_epochs(run, config, reporter, checkpoint, resume, resume_path)
+    finally:
+        run.engine.close()
+        if world.distributed:
+            distributed.stop()
+    return run
+
+
+def _train_epochs(
+    run: TrainingRun,
+    config: TrainConfig,
+    reporter: Reporter,
+    checkpoint: Checkpointer | None,
+    resume: dict[str, Any] | None,
+    resume_path: Path | str,
+) -> None:
     if resume is not None:
         run.load_state_dict(resume, resume_path)
     reporter.start_run(run.result, run.updates_per_epoch)
@@ -602,7 +619,6 @@ def train(
                 f"{stopped} The last checkpoint, {checkpoint.last}, is in {checkpoint.path}.",
             )
         raise
-    return run
 
 
 def _epoch_end_checkpoint_note(checkpoint: Checkpointer) -> str:

@@ -180,7 +180,7 @@ def train(
                 " give --checkpoint PATH to be able to.",
             )
         raise
-    finally:
+    finally:  # train() leaves the group itself; this covers a run that failed starting
         stop_process_group()
     result = trained.result
 

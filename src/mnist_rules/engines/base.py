@@ -56,6 +56,10 @@ class Engine(ABC):
         """Told the epoch plan once, before training: an engine may pick its path (and
         CPU threads) from it."""
 
+    def close(self) -> None:  # noqa: B027 (optional hook)
+        """Let go of what holds resources beyond the run (the torch engine's
+        DistributedDataParallel holds the process group). The model stays usable."""
+
     @property
     def threads(self) -> int:
         """CPU threads the engine trains with."""
