@@ -205,7 +205,6 @@ def profile(run: TrainingRun, steps: int, warmup: int, trace: Path | None = None
         device_name=result.device_name,
         steps=steps,
         warmup=warmup,
-        # a CPU copies nothing, whatever the engine was asked for
         transfer_mode=_transfer_mode(engine),
         data_mode=result.data_mode,
         pinned=engine.pinned or (stream is not None and device.type == "cuda"),
