@@ -73,10 +73,13 @@ def start(world: World, device: torch.device) -> torch.device:
 def stop() -> None:
     """Leave the process group, now, while the interpreter is whole: a group still
     alive at exit has its gloo threads torn down unjoined (SIGABRT). What holds it
-    (DDP) must be let go first (Engine.close): once unwrapped, DDP is freed at once."""
+    (DDP) must be let go first (Engine.close); collect any cycle that still does."""
+    import gc
+
     import torch.distributed as dist
 
     if dist.is_initialized():
+        gc.collect()
         dist.destroy_process_group()
 
 
