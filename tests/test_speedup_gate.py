@@ -35,14 +35,33 @@ def test_ratios_are_torch_time_over_tuned_time_per_kind_and_mode():
         step_sample_tuned_eager_cuda=(2e-4, 1e-4),
     )
     assert speedups.speedups(r) == {
-        ("epoch", "sample", "cuda", "eager"): (8.0, 9.0),
-        ("epoch", "sample", "cuda", "graph"): (20.0, 18.0),
-        ("step", "sample", "cuda", "eager"): (5.0, 10.0),
+        ("epoch", "sample", "cuda", "eager", "torch", "eager"): (8.0, 9.0),
+        ("epoch", "sample", "cuda", "graph", "torch", "eager"): (20.0, 18.0),
+        ("step", "sample", "cuda", "eager", "torch", "eager"): (5.0, 10.0),
     }
 
 
+def test_the_kernel_mode_is_measured_against_eager_and_the_torch_engine():
+    r = report(
+        epoch_sample_torch_eager_cpu=(40.0, 40.0),
+        epoch_sample_tuned_eager_cpu=(3.0, 3.0),
+        epoch_sample_tuned_kernel_cpu=(1.0, 1.0),
+    )
+    ratios = speedups.speedups(r)
+    assert ratios[("epoch", "sample", "cpu", "kernel", "tuned", "eager")] == (3.0, 3.0)
+    assert ratios[("epoch", "sample", "cpu", "kernel", "torch", "eager")] == (40.0, 40.0)
+    lines = speedups.check(r)
+    assert all(line.startswith("ok") for line in lines)
+    assert any("than tuned eager" in line and "floor 2x; target 3x met" in line for line in lines)
+    assert any("kernel" in line and "than torch" in line and "target 40x met" in line
+               for line in lines)  # fmt: skip
+    lost = report(epoch_sample_tuned_eager_cpu=(3.0, 3.0), epoch_sample_tuned_kernel_cpu=(2, 2))
+    (line,) = speedups.check(lost)  # 1.5x: the kernel's gain is lost
+    assert line.startswith("FAIL") and "floor 2x" in line and "target 3x not met" in line
+
+
 def test_a_ratio_below_its_floor_fails_and_the_target_is_reported():
-    floor = speedups.FLOORS[("epoch", "sample", "cpu")]
+    floor = speedups.FLOORS[("epoch", "sample", "cpu", "eager", "torch", "eager")]
     ok = report(epoch_sample_torch_eager_cpu=(2.0, 2.0), epoch_sample_tuned_eager_cpu=(0.2, 0.2))
     slow = report(
         epoch_sample_torch_eager_cpu=(2.0, 2.0),
@@ -52,6 +71,33 @@ def test_a_ratio_below_its_floor_fails_and_the_target_is_reported():
     assert line.startswith("ok") and "target 10x met" in line
     (line,) = speedups.check(slow)
     assert line.startswith("FAIL") and f"floor {floor:g}x" in line and "not met" in line
+
+
+def test_the_gemm_bound_rules_are_reported_against_torch_not_gated():
+    """4.1x on an Intel Xeon, on code that measured 6.6-9x on AMD: a machine's GEMMs, not a
+    regression. Their gate is the roofline."""
+    r = report(epoch_batch_torch_eager_cpu=(4.1, 4.1), epoch_batch_tuned_eager_cpu=(1, 1))
+    (line,) = speedups.check(r)
+    assert line.startswith("ok") and "floor" not in line
+
+
+def roofline_report(tuned_seconds, bare_seconds, rule="batch"):
+    r = report(**{f"epoch_{rule}_tuned_eager_cpu": (tuned_seconds, tuned_seconds)})
+    r["benchmarks"].append(
+        {"name": f"test_roofline[{rule}-cpu]", "params": {"rule": rule, "device": "cpu"},
+         "stats": {"median": bare_seconds, "min": bare_seconds},
+         "extra_info": {"roofline": rule}}
+    )  # fmt: skip
+    return r
+
+
+def test_the_roofline_gate_passes_near_the_gemms_and_fails_far_from_them():
+    limit = speedups.ROOFLINE_LIMIT["batch"]
+    (line,) = speedups.rooflines(roofline_report(0.75, 0.6))
+    assert line.startswith("ok") and "1.25x the bare GEMMs" in line and f"limit {limit:g}x" in line
+    (line,) = speedups.rooflines(roofline_report(0.6 * (limit + 0.1), 0.6))
+    assert line.startswith("FAIL")
+    assert speedups.rooflines(report(epoch_batch_tuned_eager_cpu=(1, 1))) == []  # no roofline
 
 
 def test_steps_and_captured_modes_are_reported_not_gated():
@@ -68,51 +114,10 @@ def test_steps_and_captured_modes_are_reported_not_gated():
 
 def test_main_exits_1_on_a_failure_or_an_empty_report(tmp_path, capsys):
     path = tmp_path / "r.json"
-    fast = report(epoch_batch_torch_eager_cpu=(10.0, 10.0), epoch_batch_tuned_eager_cpu=(1, 1))
-    path.write_text(json.dumps(fast))
+    path.write_text(json.dumps(roofline_report(0.75, 0.6)))
     assert speedups.main(["x", str(path)]) == 0
-    slow = report(epoch_batch_torch_eager_cpu=(10.0, 10.0), epoch_batch_tuned_eager_cpu=(4, 4))
-    path.write_text(json.dumps(slow))
+    path.write_text(json.dumps(roofline_report(3.0, 0.6)))
     assert speedups.main(["x", str(path)]) == 1
     path.write_text(json.dumps({"benchmarks": []}))
     assert speedups.main(["x", str(path)]) == 1
-    assert "no tuned/torch pair" in capsys.readouterr().err
-
-
-def test_the_torchrun_benchmark_prints_seconds_per_epoch_for_1_and_2_processes():
-    def job(engine, nproc, seconds):
-        info = {"engine": engine, "nproc": nproc, "epoch_seconds": seconds}
-        return {"name": "test_torchrun_epoch", "params": {}, "stats": {}, "extra_info": info}
-
-    r = {"benchmarks": [job("tuned", 1, 0.9), job("tuned", 2, 0.6), job("torch", 1, 9.0)]}
-    assert speedups.processes(r) == [
-        "info epoch rule, tuned engine: 0.90 s per epoch in 1 process, 0.60 s in 2"
-        " (torchrun, gloo): 1.50x"
-    ]  # the torch engine's 2-process job is missing: no line for it
-
-
-def stream_job(mode, size, rss_mib, samples_per_second):
-    info = {"data_mode": mode, "set": size, "train_size": 600_000 if size == "10x" else 6_000,
-            "images_bytes": 470 * 2**20, "peak_rss_bytes": rss_mib * 2**20,
-            "samples_per_second": samples_per_second}  # fmt: skip
-    return {"name": "test_stream_job", "params": {}, "stats": {}, "extra_info": info}
-
-
-def test_the_stream_targets_pass_when_met_and_fail_when_missed():
-    def lines(stream_10x_rss, resident_10x_rss, stream_speed):
-        r = {"benchmarks": [
-            stream_job("stream", "6k", 900, 40_000), stream_job("resident", "6k", 890, 40_000),
-            stream_job("stream", "10x", stream_10x_rss, stream_speed),
-            stream_job("resident", "10x", resident_10x_rss, 40_000),
-        ]}  # fmt: skip
-        return speedups.streaming(r)
-
-    met = lines(stream_10x_rss=950, resident_10x_rss=1600, stream_speed=36_000)
-    assert len(met) == 3 and all(line.startswith("ok") for line in met)
-    assert "grew by 11% of the images' size; target < 25%" in met[0]
-    assert "resident mode" in met[1] and "target >= 100%" in met[1]
-    assert "90%; target >= 80%" in met[2]
-    # 900 + 0.25 x 470 = 1017.5 MiB; 890 + 470 = 1360 MiB; 0.8 x 40,000 = 32,000
-    missed = lines(stream_10x_rss=1020, resident_10x_rss=1350, stream_speed=31_000)
-    assert all(line.startswith("FAIL") for line in missed)
-    assert speedups.streaming({"benchmarks": [stream_job("stream", "6k", 900, 1)]}) == []
+    assert "nothing to check in the report" in capsys.readouterr().err
