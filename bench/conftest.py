@@ -23,18 +23,26 @@ def full_size_data(full_size_root):
 
 
 def variants() -> list:
-    """(engine, step mode, device) to measure: both engines eagerly on each device, and
-    on CUDA the tuned engine's graph and compiled modes too. CUDA ones skip without a
-    GPU."""
+    """(engine, step mode, device) to measure: both engines eagerly on each device, the
+    tuned engine's kernel mode on the CPU (where numba imports), and on CUDA its graph
+    and compiled modes. CUDA ones skip without a GPU."""
     cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU")
     eager = [(engine, StepMode.eager) for engine in EngineName]
     captured = [(EngineName.tuned, StepMode.graph), (EngineName.tuned, StepMode.compiled)]
     cases = [pytest.param(e, m, "cpu", id=f"{e.value}-{m.value}-cpu") for e, m in eager]
+    cases.append(pytest.param(EngineName.tuned, StepMode.kernel, "cpu", id="tuned-kernel-cpu",
+                              marks=pytest.mark.skipif(_no_numba(), reason="numba missing")))  # fmt: skip
     cases += [
         pytest.param(e, m, "cuda", id=f"{e.value}-{m.value}-cuda", marks=cuda)
         for e, m in eager + captured
     ]
     return cases
+
+
+def _no_numba() -> bool:
+    from mnist_rules.engines.numba_sample_steps import available
+
+    return available() is not None
 
 
 def synchronize(device: str) -> None:

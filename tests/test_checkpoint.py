@@ -20,13 +20,14 @@ from mnist_rules.interrupts import STOP
 from mnist_rules.training import TrainConfig, TrainingRun, train
 from stop_requests import SignalIn
 
-CASES = [
-    ("torch", "sample"),
-    ("tuned", "sample"),
-    ("torch", "batch"),
-    ("tuned", "batch"),
-    ("torch", "epoch"),
-    ("tuned", "epoch"),
+CASES = [  # (engine, rule, step mode)
+    ("torch", "sample", "eager"),
+    ("tuned", "sample", "eager"),
+    ("tuned", "sample", "kernel"),
+    ("torch", "batch", "eager"),
+    ("tuned", "batch", "eager"),
+    ("torch", "epoch", "eager"),
+    ("tuned", "epoch", "eager"),
 ]
 
 
@@ -45,11 +46,11 @@ def assert_same_run(a, b):
         assert (ea.train_loss, ea.test_acc, ea.updates) == (eb.train_loss, eb.test_acc, eb.updates)
 
 
-@pytest.mark.parametrize(("engine", "rule"), CASES)
+@pytest.mark.parametrize(("engine", "rule", "mode"), CASES)
 def test_interrupted_then_resumed_is_bitwise_the_uninterrupted_run(
-    tiny_data, tmp_path, engine, rule
+    tiny_data, tmp_path, engine, rule, mode
 ):
-    config = lambda: TrainConfig(rule=rule, engine=engine, epochs=3, device="cpu")  # noqa: E731
+    config = lambda: TrainConfig(rule=rule, engine=engine, step_mode=mode, epochs=3, device="cpu")  # noqa: E731
     whole = train(config(), tiny_data)
     path = tmp_path / "c.pt"
     try:
@@ -69,12 +70,14 @@ def test_interrupted_then_resumed_is_bitwise_the_uninterrupted_run(
     assert_same_run(whole, resumed)
 
 
-@pytest.mark.parametrize(("engine", "every", "positions"), [
-    ("torch", 150, [150, 300, 450]),
-    ("tuned", 150, [256, 384]),  # per-sample: the first block's end at or after each
+@pytest.mark.parametrize(("engine", "mode", "every", "positions"), [
+    ("torch", "eager", 150, [150, 300, 450]),
+    ("tuned", "eager", 150, [256, 384]),  # per-sample: the first block's end at or after each
+    ("tuned", "kernel", 150, [256, 384]),
 ])  # fmt: skip
-def test_a_periodic_checkpoint_resumes_bitwise(tiny_data, tmp_path, engine, every, positions):
-    config = lambda: TrainConfig(rule="sample", engine=engine, epochs=2, device="cpu")  # noqa: E731
+def test_a_periodic_checkpoint_resumes_bitwise(tiny_data, tmp_path, engine, mode, every, positions):
+    config = lambda: TrainConfig(rule="sample", engine=engine, step_mode=mode, epochs=2,  # noqa: E731
+                                 device="cpu")  # fmt: skip
     saver = KeepEach(tmp_path / "c.pt", every=every)
     whole = train(config(), tiny_data, checkpoint=saver)
     in_epoch_2 = [s for s in saver.kept if s["position"]["epochs"] == 1]
@@ -83,12 +86,14 @@ def test_a_periodic_checkpoint_resumes_bitwise(tiny_data, tmp_path, engine, ever
     assert_same_run(whole, train(config(), tiny_data, resume=mid))
 
 
-def test_sigint_to_a_process_writes_a_checkpoint_that_resumes_bitwise(tmp_path):
-    """A real SIGINT, mid-epoch, to `mnist-rules train`; then --resume in a new process."""
+@pytest.mark.parametrize(("engine", "train_size"), [("torch", 2000), ("tuned", 40_000)])
+def test_sigint_to_a_process_writes_a_checkpoint_that_resumes_bitwise(tmp_path, engine, train_size):
+    """A real SIGINT, mid-epoch, to `mnist-rules train`; then --resume in a new process.
+    The tuned engine runs its default step mode: on the CPU, the kernel."""
     root = tmp_path / "data"
-    write_dataset(root, train=2000, test=200)  # a 2-second epoch: time to land in one
+    write_dataset(root, train=train_size, test=200)  # an epoch of 0.5-2 s: time to land in
     base = [sys.executable, "-m", "mnist_rules", "train", "--rule", "sample", "--epochs", "2",
-            "--device", "cpu", "--data-dir", str(root), "--quiet"]  # fmt: skip
+            "--engine", engine, "--device", "cpu", "--data-dir", str(root), "--quiet"]  # fmt: skip
     whole = tmp_path / "whole.pt"
     subprocess.run([*base, "--save", str(whole)], check=True, timeout=120)
 
@@ -109,7 +114,7 @@ def test_sigint_to_a_process_writes_a_checkpoint_that_resumes_bitwise(tmp_path):
     assert proc.returncode == 130, stderr
     assert "Interrupted (SIGINT) at epoch 2" in stderr and "Traceback" not in stderr
     assert f"run the same command with --resume {check}" in stderr
-    assert 0 < ckpt.read(check)["position"]["samples"] < 2000
+    assert 0 < ckpt.read(check)["position"]["samples"] < train_size
 
     resumed, out = tmp_path / "resumed.pt", tmp_path / "resumed.json"
     done = subprocess.run(

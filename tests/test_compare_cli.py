@@ -238,7 +238,8 @@ def test_compare_streams_a_set_for_every_rule(tiny_root, tmp_path):
     assert streamed["epoch"] == resident["epoch"] and streamed["sample"] == resident["sample"]
 
 
-def test_compare_refuses_stream_mode_with_compile(tiny_root):
-    result = invoke("compare", "--data-mode", "stream", "--compile", "--engine", "tuned",
-                    "--data-dir", tiny_root)  # fmt: skip
-    assert_clean_failure(result, 2, "--data-mode stream runs eagerly")
+@pytest.mark.parametrize("mode", ["graph", "compile"])
+def test_compare_refuses_stream_mode_with_captured_steps(tiny_root, mode):
+    result = invoke("compare", "--data-mode", "stream", "--step-mode", mode, "--engine",
+                    "tuned", "--data-dir", tiny_root)  # fmt: skip
+    assert_clean_failure(result, 2, f"--data-mode stream cannot run --step-mode {mode}")

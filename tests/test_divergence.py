@@ -39,26 +39,33 @@ def test_finished_epochs_are_kept_and_no_nan_accuracy_is_reported(tiny_root, tmp
         assert all(v == v and abs(v) != float("inf") for v in (e["test_acc"], e["train_loss"]))
 
 
-def test_both_engines_name_the_same_update(tiny_data):
+@pytest.mark.parametrize("tuned_mode", ["eager", "kernel"])
+def test_both_engines_name_the_same_update(tiny_data, tuned_mode):
     messages = []
     for engine in ("torch", "tuned"):
+        config = TrainConfig(rule="sample", engine=engine, lr=1e6, device="cpu",
+                             step_mode="eager" if engine == "torch" else tuned_mode)  # fmt: skip
         with pytest.raises(Diverged) as caught:
-            train(TrainConfig(rule="sample", engine=engine, lr=1e6, device="cpu"), tiny_data)
+            train(config, tiny_data)
         messages.append(str(caught.value))
         assert caught.value.result.epochs == []
     assert messages[0] == messages[1]
 
 
-@pytest.mark.parametrize(("engine", "rule", "poison", "update"), [
-    ("tuned", "sample", 37, 37),  # a sample's logits: its update
-    ("tuned", "batch", 137, 1),  # the 138th sample is in the second update of 100
-    ("torch", "batch", 3, 3),  # an update's recorded loss
+@pytest.mark.parametrize(("engine", "mode", "rule", "poison", "update"), [
+    ("tuned", "eager", "sample", 37, 37),  # a sample's logits: its update
+    ("tuned", "kernel", "sample", 37, 37),  # the same, once the steps taken have run
+    ("tuned", "eager", "batch", 137, 1),  # the 138th sample is in the second update of 100
+    ("torch", "eager", "batch", 3, 3),  # an update's recorded loss
 ])  # fmt: skip
-def test_first_nonfinite_update_is_exact(tiny_data, engine, rule, poison, update):
-    run = TrainingRun(TrainConfig(rule=rule, engine=engine, device="cpu"), tiny_data)
+def test_first_nonfinite_update_is_exact(tiny_data, engine, mode, rule, poison, update):
+    config = TrainConfig(rule=rule, engine=engine, step_mode=mode, device="cpu")
+    run = TrainingRun(config, tiny_data)
+    assert run.result.step_mode == mode
     steps = zip(run.engine.batches(run.next_order(), run.chunks), run.chunks, strict=False)
     for _, (batch, chunk) in zip(range(5 if rule == "batch" else 100), steps, strict=False):
         run.engine.step(batch, chunk)
+    run.engine.flush_steps()  # the kernel mode's steps run a block at a time, or when asked
     if engine == "tuned":
         run.engine._logits[poison, 0] = float("nan")
     else:

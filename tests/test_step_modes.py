@@ -43,7 +43,9 @@ def trained(tiny_data, mode, epochs=2, **kw):
 @pytest.mark.parametrize("kw", RULE_SETTINGS)
 def test_graph_mode_steps_are_eagers_exactly(tiny_data, block_96, kw, recwarn):
     eager = trained(tiny_data, StepMode.eager, **kw)
-    run = TrainingRun(TrainConfig(engine="tuned", device="cpu", epochs=2, **kw), tiny_data)
+    run = TrainingRun(
+        TrainConfig(engine="tuned", step_mode="eager", device="cpu", epochs=2, **kw), tiny_data
+    )
     run.engine.step_mode = StepMode.graph  # on CPU the config would fall back to eager
     for _ in range(2):
         run.run_epoch()
@@ -61,7 +63,9 @@ def test_graph_mode_steps_are_eagers_exactly(tiny_data, block_96, kw, recwarn):
 def test_a_deferred_block_cut_short_runs_the_steps_taken(tiny_data, block_96):
     runs = {}
     for mode in (StepMode.eager, StepMode.graph):
-        run = TrainingRun(TrainConfig(engine="tuned", device="cpu", rule="sample"), tiny_data)
+        run = TrainingRun(
+            TrainConfig(engine="tuned", step_mode="eager", device="cpu", rule="sample"), tiny_data
+        )
         run.engine.step_mode = mode
         batches = run.engine.batches(run.next_order(), run.chunks)
         for batch, chunk in zip(batches, run.chunks[:250], strict=False):  # 2 blocks + 58
@@ -83,7 +87,7 @@ def test_compiled_mode_matches_eager(tiny_data, monkeypatch, kw):
     counters.clear()
     eager = trained(tiny_data, StepMode.eager, epochs=1, **kw)
     compiled = trained(tiny_data, StepMode.compiled, epochs=1, **kw)
-    assert compiled.result.step_mode == "compiled"
+    assert compiled.result.step_mode == "compile"
     assert counters["stats"]["unique_graphs"] >= 1  # traced, not silently eager
     for name, tensor in weights(eager).items():
         torch.testing.assert_close(weights(compiled)[name], tensor, rtol=0, atol=1e-6)
@@ -107,21 +111,68 @@ def test_a_failed_capture_falls_back_to_eager_with_one_warning(monkeypatch):
     assert "more detail" not in str(warning.message)
 
 
-def test_compile_on_cpu_warns_in_one_line_and_trains_eagerly(tiny_root, tmp_path):
+@pytest.mark.parametrize("command", ["train", "compare"])
+def test_graph_mode_on_cpu_warns_in_one_line_and_trains_eagerly(tiny_root, tmp_path, command):
     out = tmp_path / "r.json"
+    rules = ("--rule", "batch") if command == "train" else ("--rules", "batch")
     result = invoke(
-        "train", "--engine", "tuned", "--compile", "--rule", "batch", "--epochs", "1",
+        command, "--engine", "tuned", "--step-mode", "graph", *rules, "--epochs", "1",
         "--device", "cpu", "--data-dir", tiny_root, "--json", out, "--quiet",
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     (line,) = result.stderr.strip().splitlines()
     assert line == (
-        "warning: --compile: CUDA graphs need a CUDA device; the tuned engine runs eagerly on cpu."
+        "warning: --step-mode graph: CUDA graphs need a CUDA device; the tuned engine runs"
+        " eagerly on cpu."
     )
-    assert json.loads(out.read_text())["step_mode"] == "eager"
+    written = json.loads(out.read_text())
+    assert (written if command == "train" else written["runs"][0])["step_mode"] == "eager"
 
 
-def test_compile_with_the_torch_engine_is_a_usage_error(tiny_root):
-    result = invoke("train", "--compile", "--epochs", "1", "--data-dir", tiny_root)
-    assert result.exit_code == 2 and "--compile applies to --engine tuned" in result.stderr
+@pytest.mark.parametrize("mode", ["graph", "compile", "kernel"])
+def test_a_step_mode_with_the_torch_engine_is_a_usage_error(tiny_root, mode):
+    result = invoke("train", "--step-mode", mode, "--epochs", "1", "--data-dir", tiny_root)
+    assert result.exit_code == 2
+    assert f"--step-mode {mode} applies to --engine tuned" in result.stderr
     assert "Traceback" not in result.output
+
+
+def test_the_old_name_compiled_is_still_accepted_from_python():
+    assert StepMode("compiled") is StepMode.compiled and StepMode.compiled.value == "compile"
+
+
+def test_a_compile_error_at_the_first_call_falls_back_to_eager_with_one_warning():
+    """torch.compile is lazy: its errors come at the first call, and must not escape."""
+    state = torch.zeros(3)
+    calls = []
+
+    def step():
+        calls.append(1)
+        state.add_(1)
+
+    class Owner:
+        compile_seconds = 0.0
+
+    def broken_compile(fn, **kw):
+        def first_call():
+            state.add_(100)  # a half-done call: the fallback gives the state back
+            raise RuntimeError("backend='inductor' raised:\nCompilationError: details")
+
+        return first_call
+
+    owner = Owner()
+    unit = LazyUnit(step, StepMode.compiled, torch.device("cpu"), [state], owner)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        original, torch.compile = torch.compile, broken_compile
+        try:
+            unit()
+            unit()
+        finally:
+            torch.compile = original
+    (warning,) = caught
+    assert str(warning.message) == (
+        "torch.compile failed (backend='inductor' raised:); this step runs eagerly."
+    )
+    assert calls == [1, 1] and torch.equal(state, torch.full((3,), 2.0))
+    assert owner.compile_seconds > 0

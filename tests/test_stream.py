@@ -131,10 +131,10 @@ def test_a_truncated_training_file_fails_in_stream_mode_too(tmp_path, offline):
         load(DatasetName.mnist, tmp_path, stream=True)
 
 
-def test_stream_mode_with_compile_is_refused(tiny_root):
-    result = invoke("train", "--data-mode", "stream", "--engine", "tuned", "--compile",
-                    "--data-dir", tiny_root, "--device", "cpu")  # fmt: skip
-    assert_clean_failure(result, 2, "--data-mode stream runs eagerly")
+def test_stream_mode_with_captured_steps_is_refused(tiny_root):
+    result = invoke("train", "--data-mode", "stream", "--engine", "tuned", "--step-mode",
+                    "graph", "--data-dir", tiny_root, "--device", "cpu")  # fmt: skip
+    assert_clean_failure(result, 2, "--data-mode stream cannot run --step-mode graph")
 
 
 def test_auto_streams_only_a_set_that_would_not_fit(tiny_root, tmp_path, monkeypatch):

@@ -14,7 +14,9 @@ its split:
 - transfer: host-to-device copies: the Memcpy HtoD events of the profiled run (their
   count and device time; pinned or pageable, from the event's name). None on a CPU;
 - compute: on CUDA, the device's kernel time in the profiled run; on a CPU, the time
-  in the forward, backward and update regions (the ops, and the Python between them);
+  in the forward, backward and update regions (the ops, and the Python between them).
+  The kernel step mode's per-sample SGD has two regions instead, reported apart too:
+  the block's torch GEMMs (block_gemms) and the compiled steps (steps);
 - overhead: the rest of the step: Python, dispatch, kernel launches, synchronisation,
   the loop's bookkeeping.
 
@@ -41,7 +43,7 @@ from torch.profiler import profile as torch_profile
 
 import mnist_rules
 from mnist_rules.atomic import atomic_path, write_json
-from mnist_rules.engines.regions import COMPUTE, DATA
+from mnist_rules.engines.regions import BLOCK_GEMMS, COMPUTE, DATA, STEPS
 from mnist_rules.rules import RuleName
 from mnist_rules.training import TrainingRun
 
@@ -49,7 +51,7 @@ from mnist_rules.training import TrainingRun
 # whole epoch.
 DEFAULT_STEPS = {RuleName.sample: 2000, RuleName.batch: 200, RuleName.epoch: 2}
 DEFAULT_WARMUP = {RuleName.sample: 100, RuleName.batch: 10, RuleName.epoch: 1}
-SCHEMA_VERSION = 2  # 2: data_mode, stall_us
+SCHEMA_VERSION = 3  # 2: data_mode, stall_us; 3: step_mode, block_gemms_us, steps_us
 PARTS = ("data", "stall", "transfer", "compute", "overhead")
 NOTHING = contextlib.nullcontext()
 # Kineto logs stage lines, and on machines without a GPU an error line, every time a
@@ -78,6 +80,9 @@ class ProfileResult:
     transfer_count: int  # Memcpy HtoD events in the profiled updates
     transfer_source: str | None  # pinned, pageable, mixed, or None without copies
     per_step_us_profiled: float  # the same updates under torch.profiler (slower)
+    step_mode: str  # how the steps ran (engines.StepMode)
+    block_gemms_us: float  # kernel step mode, per-sample SGD: compute's block GEMMs
+    steps_us: float  # and its compiled steps (both 0.0 otherwise)
     updates_per_epoch: int
     epoch_seconds_projected: float  # per_step_us x updates_per_epoch
     threads: int
@@ -126,6 +131,7 @@ def _timed(run: TrainingRun, steps: Iterator, count: int) -> float:
     _synchronize(device)
     start = time.perf_counter()
     _updates(run, steps, count)
+    run.engine.flush_steps()  # steps held back for one call: they are in this window
     _synchronize(device)
     return time.perf_counter() - start
 
@@ -220,6 +226,9 @@ def profile(run: TrainingRun, steps: int, warmup: int, trace: Path | None = None
         transfer_count=on_device["copies"],
         transfer_source=on_device["source"],
         per_step_us_profiled=wall_profiled * 1e6 / steps,
+        step_mode=result.step_mode,
+        block_gemms_us=seconds[BLOCK_GEMMS] * 1e6 / steps,
+        steps_us=seconds[STEPS] * 1e6 / steps,
         updates_per_epoch=run.updates_per_epoch,
         epoch_seconds_projected=per_step * run.updates_per_epoch / 1e6,
         threads=engine.threads,

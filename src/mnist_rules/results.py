@@ -13,7 +13,7 @@ from typing import Any
 
 from mnist_rules.atomic import write_json
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: compile_seconds; step_mode compile (was compiled), kernel
 
 
 @dataclass
@@ -42,7 +42,8 @@ class RunResult:
     torch_version: str
     mnist_rules_version: str
     threads: int
-    step_mode: str = "eager"  # the tuned engine's: eager, graph or compiled
+    step_mode: str = "eager"  # how the steps ran: eager, graph, compile or kernel
+    compile_seconds: float = 0.0  # compiling the steps (kernel, captures): not training
     world_size: int = 1  # processes training data-parallel (torchrun); 1 without
     data_mode: str = "resident"  # or "stream": the training images memory-mapped
     epochs: list[EpochResult] = field(default_factory=list)

@@ -38,6 +38,7 @@ from mnist_rules.engines import (
     StepMode,
     Transfer,
     create_engine,
+    resolve_step_mode,
 )
 from mnist_rules.errors import Diverged, Interrupted, UsageError
 from mnist_rules.interrupts import STOP
@@ -63,9 +64,10 @@ class TrainConfig:
     shuffle: bool | None = None  # None: the rule's default (batch reshuffles, others don't)
     seed: int = 0
     engine: EngineName = EngineName.torch
-    # The tuned engine's step launches (engines.capture). The CLI's --compile asks for
-    # graph: CUDA graphs, which on CPU fall back to eager with a warning.
-    step_mode: StepMode = StepMode.eager
+    # How the tuned engine runs its steps (engines.StepMode): auto picks the fastest
+    # measured for the device and rule; one that cannot run here falls back to eager
+    # with a one-line warning (engines.resolve_step_mode).
+    step_mode: StepMode = StepMode.auto
     # Where the training images live: read whole (resident), or memory-mapped and
     # streamed a block at a time (stream, either engine; stream.py).
     data_mode: DataMode = DataMode.auto
@@ -92,18 +94,26 @@ class TrainConfig:
         self.engine = EngineName(self.engine)
         self.step_mode = StepMode(self.step_mode)
         self.data_mode = DataMode(self.data_mode)
-        if self.data_mode is DataMode.stream and self.step_mode is not StepMode.eager:
-            raise UsageError("--data-mode stream runs eagerly: drop --compile.")
-        self.transfer = None if self.transfer is None else Transfer(self.transfer)
-        if self.transfer is Transfer.per_step and self.step_mode is not StepMode.eager:
+        mode = self.step_mode.value
+        if self.data_mode is DataMode.stream and self.step_mode.captures:
             raise UsageError(
-                "Per-step transfer runs eagerly: a CUDA graph cannot copy from the host"
-                " memory of a different batch each time. Drop --compile."
+                f"--data-mode stream cannot run --step-mode {mode}: its captured steps need"
+                " their data at fixed addresses. Use --step-mode eager, kernel or auto."
             )
-        if self.engine is EngineName.torch and self.step_mode is not StepMode.eager:
+        self.transfer = None if self.transfer is None else Transfer(self.transfer)
+        if self.transfer is Transfer.per_step and self.step_mode.captures:
             raise UsageError(
-                "--compile applies to --engine tuned: the torch engine is the plain"
-                " PyTorch baseline and runs op by op."
+                f"Per-step transfer cannot run --step-mode {mode}: a captured step cannot"
+                " copy from the host memory of a different batch each time. Use"
+                " --step-mode eager."
+            )
+        if self.engine is EngineName.torch and self.step_mode not in (
+            StepMode.auto,
+            StepMode.eager,
+        ):
+            raise UsageError(
+                f"--step-mode {mode} applies to --engine tuned: the torch engine is the"
+                " plain PyTorch baseline and runs op by op (eager)."
             )
         self.device = DeviceChoice(self.device)
         self.dataset = DatasetName(self.dataset)
@@ -181,7 +191,7 @@ def resolve_data_mode(
     (once per process on this host), and only for eager steps; others as given."""
     if mode is not DataMode.auto:
         return mode
-    if step_mode is not StepMode.eager:
+    if StepMode(step_mode).captures:
         return DataMode.resident
     images_file = data_mod.train_images_file(dataset, root)
     return DataMode(streaming.auto_data_mode(images_file, world.local_size))
@@ -197,10 +207,11 @@ class TrainingRun:
         if world.distributed:
             if config.rule is RuleName.sample:
                 distributed.check_rule(config.rule, 1, world)
-            if config.step_mode is not StepMode.eager:
+            if config.step_mode.captures:
                 raise UsageError(
-                    "--compile is not supported under torchrun yet: a step's all-reduce"
-                    " would have to be captured in the CUDA graph. Drop --compile."
+                    f"--step-mode {config.step_mode.value} is not supported under torchrun"
+                    " yet: a step's all-reduce would have to be captured with it. Use"
+                    " --step-mode eager or auto."
                 )
             device = distributed.start(world, device)
         mode = config.data_mode
@@ -230,15 +241,10 @@ class TrainingRun:
         if world.distributed:
             distributed.check_rule(config.rule, samples_per_update, world)
 
-        step_mode = config.step_mode
-        if step_mode is StepMode.graph and device.type != "cuda":
-            warnings.warn(
-                f"--compile: CUDA graphs need a CUDA device; the tuned engine runs eagerly"
-                f" on {device.type}.",
-                RuntimeWarning,
-                stacklevel=2,
-            )
-            step_mode = StepMode.eager
+        per_sample = samples_per_update == 1 and not world.distributed
+        step_mode, why = resolve_step_mode(config.step_mode, config.engine, device.type, per_sample)
+        if why is not None:
+            warnings.warn(why, RuntimeWarning, stacklevel=2)
         self.engine = create_engine(
             config.engine,
             build_mlp(config.seed),
@@ -286,7 +292,8 @@ class TrainingRun:
             torch_version=str(torch.__version__),  # a str subclass: plain for weights-only loading
             mnist_rules_version=mnist_rules.__version__,
             threads=self.engine.threads,
-            step_mode=step_mode.value,
+            step_mode=self.engine.step_mode.value,
+            compile_seconds=self.engine.compile_seconds,
             world_size=world.size,
             data_mode="stream" if self._streamed else "resident",
         )
@@ -345,6 +352,11 @@ class TrainingRun:
         next_save = (updates // every + 1) * every if every else None
         refresh_every = math.ceil(len(chunks) / REFRESHES_PER_EPOCH)
         paused = 0.0  # time spent writing checkpoints: not training
+        compiling = engine.compile_seconds  # nor compiling steps (captured units)
+
+        def trained_until(now: float) -> float:
+            return before + now - start - paused - (engine.compile_seconds - compiling)
+
         start = time.perf_counter()
         todo = chunks[first:]
         batches = engine.batches(order, todo, progress)
@@ -356,7 +368,7 @@ class TrainingRun:
                 if stoppable and engine.can_stop_at(chunk.stop):
                     if STOP.signal is not None:  # Ctrl-C or SIGTERM: stop here
                         _close(batches)  # the engine applies what it held back
-                        seconds = before + time.perf_counter() - start - paused
+                        seconds = trained_until(time.perf_counter())
                         self.unfinished = EpochProgress(
                             order, chunk.stop, updates, seconds, engine.epoch_progress()
                         )
@@ -364,7 +376,7 @@ class TrainingRun:
                     if next_save is not None and updates >= next_save:
                         saving = time.perf_counter()
                         engine.sync_model()
-                        seconds = before + saving - start - paused
+                        seconds = trained_until(saving)
                         at = EpochProgress(
                             order, chunk.stop, updates, seconds, engine.epoch_progress()
                         )
@@ -388,7 +400,8 @@ class TrainingRun:
         finally:
             _close(batches)  # also on an error: the model holds every step taken
         train_loss = engine.take_epoch_loss()  # the epoch's last sync ends the timed region
-        seconds = before + time.perf_counter() - start - paused
+        seconds = trained_until(time.perf_counter())
+        self.result.compile_seconds = engine.compile_seconds
         if world.distributed:  # the mean over every process's samples
             total, count = distributed.all_reduce([train_loss * n, n])
             train_loss = total / count

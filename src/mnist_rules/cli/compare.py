@@ -67,7 +67,7 @@ def compare(
         help="Record the loss of every update and plot it (a fourth panel; needs --plot).",
     ),
     engine: EngineName = options.Engine,
-    compile_steps: bool = options.Compile,
+    step_mode: StepMode = options.StepModeOption,
     device: DeviceChoice = options.Device,
     dataset: DatasetName = options.Dataset,
     data_dir: Path | None = options.DataDir,
@@ -134,11 +134,11 @@ def compare(
             batch_size=batch_size if rule is RuleName.batch else None,
             seed=seed,  # the same seed: every rule starts from the same weights
             engine=engine,
-            step_mode=StepMode.graph if compile_steps else StepMode.eager,
+            step_mode=step_mode,
             device=device,
             dataset=dataset,
             record_update_losses=update_losses,
-            data_mode=data_mode,  # refuses stream with --compile, as train does
+            data_mode=data_mode,  # refuses stream with captured steps, as train does
             stream_block=stream_block,
             stream_buffers=stream_buffers,
         )

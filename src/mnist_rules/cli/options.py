@@ -6,7 +6,7 @@ import typer
 
 from mnist_rules.data import DATA_DIR_ENV, DatasetName
 from mnist_rules.device import DeviceChoice
-from mnist_rules.engines import STREAM_BLOCK, STREAM_BUFFERS, DataMode, EngineName
+from mnist_rules.engines import STREAM_BLOCK, STREAM_BUFFERS, DataMode, EngineName, StepMode
 
 Engine = typer.Option(
     EngineName.torch,
@@ -14,11 +14,15 @@ Engine = typer.Option(
     help="torch: plain PyTorch (DataLoader, autograd, optim.SGD). tuned: the same SGD with"
     " the data on the device, the backward written out and the updates fused.",
 )
-Compile = typer.Option(
-    False,
-    "--compile/--no-compile",
-    help="Tuned engine on CUDA: replay each step (a block of 128 per-sample steps, or one"
-    " chunk) as a CUDA graph. Elsewhere: a warning, and eager steps.",
+StepModeOption = typer.Option(
+    StepMode.auto,
+    "--step-mode",
+    help="How the tuned engine runs its steps. eager: op by op. graph: each step (a block"
+    " of 128 per-sample steps, or one chunk) replayed as a CUDA graph (CUDA only). compile:"
+    " through torch.compile. kernel: per-sample SGD as one compiled loop per block (numba,"
+    " CPU only); the batch and epoch rules' steps are GEMMs and run as in eager. auto: the"
+    " fastest measured here: kernel for the sample rule on the CPU, else eager. A mode that"
+    " cannot run falls back to eager with a one-line warning.",
 )
 Device = typer.Option(DeviceChoice.auto, "--device", help="auto takes a CUDA GPU when present.")
 Dataset = typer.Option(DatasetName.mnist, "--dataset", help="Any set in MNIST's IDX format.")

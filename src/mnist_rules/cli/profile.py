@@ -13,7 +13,7 @@ from mnist_rules.cli.errors import friendly_errors
 from mnist_rules.data import DatasetName
 from mnist_rules.device import DeviceChoice
 from mnist_rules.distributed import world_from_env
-from mnist_rules.engines import DataMode, EngineName, Transfer
+from mnist_rules.engines import DataMode, EngineName, StepMode, Transfer
 from mnist_rules.errors import UsageError
 from mnist_rules.rules import RuleName
 
@@ -27,6 +27,7 @@ NO_TRANSFER_ON_CPU = (
 def profile(
     rule: RuleName = typer.Option(RuleName.sample, "--rule", help="The update rule to profile."),
     engine: EngineName = options.Engine,
+    step_mode: StepMode = options.StepModeOption,
     device: DeviceChoice = options.Device,
     steps: int | None = typer.Option(
         None,
@@ -125,7 +126,7 @@ def profile(
     root = data_mod.resolve_data_dir(data_dir)
     if compare_transfers or transfer is not None:  # they compare ways to copy a resident set
         data_mode = DataMode.resident
-    data_mode = resolve_data_mode(data_mode, dataset, root)
+    data_mode = resolve_data_mode(data_mode, dataset, root, step_mode)
     streamed = data_mode is DataMode.stream
     data = data_mod.load(dataset, root, train_subset, stream=streamed)
 
@@ -135,6 +136,7 @@ def profile(
         config = TrainConfig(
             rule=rule,
             engine=engine,
+            step_mode=step_mode,
             device=device,
             dataset=dataset,
             seed=seed,

@@ -24,6 +24,10 @@ def shown_parts(results: list[ProfileResult]) -> list[str]:
     return [part for part in PARTS if part != "stall" or streamed]
 
 
+def _steps(r: ProfileResult) -> str:
+    return "" if r.engine == "torch" else f" ({r.step_mode} steps)"
+
+
 def _transfer_line(r: ProfileResult) -> str:
     if r.device != "cuda":
         return "no host-to-device transfer on a CPU"
@@ -43,8 +47,8 @@ def _transfer_line(r: ProfileResult) -> str:
 def parts_table(r: ProfileResult) -> Table:
     """One row per part: microseconds per update step, share of the step, and a bar."""
     table = Table(
-        title=f"{r.rule} rule, {r.engine} engine on {r.device} ({r.device_name}), data"
-        f" {r.data_mode}: {r.steps:,} update steps after {r.warmup:,} warm-up",
+        title=f"{r.rule} rule, {r.engine} engine{_steps(r)} on {r.device} ({r.device_name}),"
+        f" data {r.data_mode}: {r.steps:,} update steps after {r.warmup:,} warm-up",
         title_justify="left",
     )
     table.add_column("part")
@@ -57,6 +61,13 @@ def parts_table(r: ProfileResult) -> Table:
         share = us / r.per_step_us if r.per_step_us else 0.0
         bar = Bar(size=1.0, begin=0.0, end=share, width=BAR_WIDTH)
         table.add_row(part, f"{us:,.1f}", f"{share:.0%}", bar, PART_MEANING[part])
+        if part == "compute" and (r.block_gemms_us or r.steps_us):  # the kernel step mode
+            for name, sub_us, meaning in (
+                ("  block GEMMs", r.block_gemms_us, "P, Gram, W1's update (torch)"),
+                ("  steps", r.steps_us, "the compiled per-sample loop"),
+            ):
+                sub = sub_us / r.per_step_us if r.per_step_us else 0.0
+                table.add_row(name, f"{sub_us:,.1f}", f"{sub:.0%}", "", meaning)
     table.add_row("total", f"{r.per_step_us:,.1f}", "100%", "", "one update step")
     table.caption = (
         f"{_transfer_line(r)}. Projected: {r.epoch_seconds_projected:,.1f} s for a"

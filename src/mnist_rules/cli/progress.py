@@ -25,6 +25,14 @@ def count(n: int, noun: str) -> str:
     return f"{n:,} {noun}{'' if n == 1 else 's'}"
 
 
+def _steps(run: RunResult) -> str:
+    """How the tuned engine's steps run, and what compiling them took."""
+    if run.engine == "torch":
+        return ""
+    compiled = f", compiled in {run.compile_seconds:.2f} s" if run.compile_seconds else ""
+    return f" ({run.step_mode} steps{compiled})"
+
+
 class _EpochTimeRemaining(TimeRemainingColumn):
     """Time left for epoch tasks only: across rules an epoch's cost differs ~10x, so
     the overall task's rate would predict nonsense."""
@@ -84,7 +92,7 @@ class RichReporter:
             f" {run.dataset} {run.train_size:,} train / {run.test_size:,} test"
             + (" (training set streamed from disk)" if run.data_mode == "stream" else "")
             + ";"
-            f" {run.engine} engine on {run.device}"
+            f" {run.engine} engine{_steps(run)} on {run.device}"
             f" ({run.device_name}, {count(run.threads, 'thread')}"
             + (f" in each of {run.world_size} processes" if run.world_size > 1 else "")
             + ");"

@@ -18,6 +18,7 @@ from torch import nn
 
 from mnist_rules.data import MnistData
 from mnist_rules.distributed import SINGLE, World
+from mnist_rules.engines import StepMode
 from mnist_rules.engines.regions import Regions
 from mnist_rules.rules import Chunk
 
@@ -35,6 +36,10 @@ class Engine(ABC):
     loads_in_batches: ClassVar[bool] = False
     # Stream mode's reader of the mapped training set (stream.BlockStream), or None.
     stream = None
+    # Seconds spent compiling steps so far (the tuned engine's kernel and captured units):
+    # not training time, which the loop reports without them.
+    compile_seconds = 0.0
+    step_mode = StepMode.eager  # how the steps run (the tuned engine has several)
 
     def __init__(
         self,
@@ -81,6 +86,11 @@ class Engine(ABC):
         """Whether the loop may stop, or checkpoint, after the update that ends at
         `position` of the epoch's order, and resume later with bit-identical results."""
         return True
+
+    def flush_steps(self) -> None:  # noqa: B027 (optional hook)
+        """Run the steps taken but held back, so that the model and the logits are those
+        after every step so far (the kernel step mode runs a block's steps in one call,
+        at the block's end or when asked)."""
 
     def sync_model(self) -> None:  # noqa: B027 (optional hook)
         """Mid-epoch, at a position where it can stop: make `model` hold every update

@@ -50,6 +50,9 @@ class BlockedSampleSgd:
     """Per-sample SGD on `p`. Between `begin` and `end`, layers 2 and 3 live in this
     object's augmented copies; `p` is current again after `end`."""
 
+    # The regions (profile) of the block's GEMMs: P and G, and the first layer's update.
+    first_layer_regions = (FORWARD, UPDATE)
+
     def __init__(
         self,
         p: MlpParams,
@@ -95,10 +98,18 @@ class BlockedSampleSgd:
         with cpu_threads(self.block_threads):
             self._apply_first_layer()
             p, size = self.p, x.shape[0]
-            with self.regions(FORWARD):
+            with self.regions(self.first_layer_regions[0]):
                 torch.addmm(p.b1, x, p.w1t, out=self.pre[:size])
                 self.gram[:size, :size].copy_(x @ x.t()).add_(1.0)  # + 1: the bias's input
         self.inputs, self.k = x, 0
+
+    def start_block(self, x: torch.Tensor, onehot: torch.Tensor, logits: torch.Tensor) -> None:
+        """`next_block`, told also the block's rows of one-hot labels and logits (the
+        eager steps are handed theirs one at a time: `step`)."""
+        self.next_block(x)
+
+    def run_pending(self) -> None:
+        """Eager steps run as they are taken: nothing is pending."""
 
     def finish_block(self) -> None:
         """Apply the steps taken since the block started to the first layer now."""
@@ -140,7 +151,7 @@ class BlockedSampleSgd:
         if self.inputs is None or self.k == 0:
             return
         signal = self.signal[: self.k]
-        with self.regions(UPDATE):
+        with self.regions(self.first_layer_regions[1]):
             self.p.w1.addmm_(signal.t(), self.inputs[: self.k], alpha=self.neg_lr)
             self.p.b1.add_(signal.sum(0), alpha=self.neg_lr)
         self.inputs, self.k = None, 0

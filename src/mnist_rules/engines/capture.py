@@ -11,7 +11,8 @@ graph needs, and it lets the three step modes share one code path:
   is nothing to capture): there the unit is the function, which is how the tests run
   the graph mode's buffers and deferred steps on a machine without a GPU;
 - compiled: torch.compile (mode "reduce-overhead" on CUDA: Inductor's kernels, replayed
-  through its own CUDA graphs).
+  through its own CUDA graphs). It compiles at the first call; an error there falls
+  back to eager with a one-line warning, as a failed capture does.
 
 Capturing a graph needs a warm-up run outside it (cuBLAS workspaces, lazy init).
 Warm-up runs are real updates, so the tensors they write are saved first and restored
@@ -20,8 +21,10 @@ after the capture: the first replay is the first update the model sees.
 
 from __future__ import annotations
 
+import time
 import warnings
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import torch
 
@@ -56,18 +59,46 @@ def capture_graph(fn: Unit, state: Sequence[torch.Tensor], warmup: int = 1) -> U
 
 class LazyUnit:
     """A unit made on its first call (so a run captures only the shapes it uses), and
-    eager from then on if making it fails, with a one-line warning."""
+    eager from then on if making it fails, with a one-line warning. The first call's
+    time (the capture or compilation, and one run) is added to `owner.compile_seconds`."""
 
     def __init__(
-        self, fn: Unit, mode: StepMode, device: torch.device, state: Sequence[torch.Tensor]
+        self,
+        fn: Unit,
+        mode: StepMode,
+        device: torch.device,
+        state: Sequence[torch.Tensor],
+        owner: Any = None,
     ):
         self.fn, self.mode, self.device, self.state = fn, mode, device, state
+        self.owner = owner
         self._call: Unit | None = None
 
     def __call__(self) -> None:
-        if self._call is None:
-            self._call = self._make()
-        self._call()
+        if self._call is not None:
+            self._call()
+            return
+        start = time.perf_counter()
+        self._call = self._make()
+        if self.mode is StepMode.compiled and self._call is not self.fn:
+            self._first_compiled_call()
+        else:
+            self._call()
+        if self.owner is not None:
+            self.owner.compile_seconds += time.perf_counter() - start
+
+    def _first_compiled_call(self) -> None:
+        """torch.compile is lazy: it compiles at the first call, where an error falls back
+        to eager. The state is saved first, as a failed call may have changed some of it."""
+        saved = [t.clone() for t in self.state]
+        try:
+            self._call()
+        except Exception as error:  # Dynamo's and Inductor's errors have no common base
+            for tensor, copy in zip(self.state, saved, strict=True):
+                tensor.copy_(copy)
+            _warn("torch.compile failed", error, "this step runs eagerly")
+            self._call = self.fn
+            self.fn()
 
     def _make(self) -> Unit:
         if self.mode is StepMode.compiled:
@@ -76,10 +107,12 @@ class LazyUnit:
             try:
                 return capture_graph(self.fn, self.state)
             except RuntimeError as error:  # e.g. an op that cannot be captured
-                first_line = str(error).strip().splitlines()[0] if str(error).strip() else ""
-                warnings.warn(
-                    f"CUDA graph capture failed ({first_line}); this step runs eagerly.",
-                    RuntimeWarning,
-                    stacklevel=3,
-                )
+                _warn("CUDA graph capture failed", error, "this step runs eagerly")
         return self.fn
+
+
+def _warn(what: str, error: BaseException, then: str) -> None:
+    """One line: what failed, the error's first line, and what happens instead."""
+    first_line = str(error).strip().splitlines()[0] if str(error).strip() else ""
+    first_line = first_line or type(error).__name__
+    warnings.warn(f"{what} ({first_line}); {then}.", RuntimeWarning, stacklevel=4)

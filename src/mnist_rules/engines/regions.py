@@ -1,7 +1,8 @@
 """Named regions of a training step (`mnist-rules profile`).
 
 Engines mark where a step's time goes: data (host-side fetching and decoding),
-transfer (host-to-device copies), forward, backward and update. Off by default (a
+transfer (host-to-device copies), forward, backward and update (or, for the kernel
+step mode's per-sample SGD, the block's GEMMs and the compiled steps). Off by default (a
 record_function costs a microsecond or two even with no profiler running, a percent
 of a tuned per-sample step); `profile` turns on one of two modes:
 - timing: each region's wall time summed with perf_counter (well under a microsecond
@@ -22,7 +23,10 @@ TRANSFER = "mnist_rules::transfer"
 FORWARD = "mnist_rules::forward"
 BACKWARD = "mnist_rules::backward"
 UPDATE = "mnist_rules::update"
-COMPUTE = (FORWARD, BACKWARD, UPDATE)
+# The kernel step mode's per-sample work: the block's torch GEMMs, and the compiled steps.
+BLOCK_GEMMS = "mnist_rules::block_gemms"
+STEPS = "mnist_rules::steps"
+COMPUTE = (FORWARD, BACKWARD, UPDATE, BLOCK_GEMMS, STEPS)
 
 _NOTHING = contextlib.nullcontext()
 

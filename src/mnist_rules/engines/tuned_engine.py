@@ -5,7 +5,9 @@
   time, with ToTensor's arithmetic (float(u8) / 255), so the inputs are bit-identical.
 - Math: the MLP's backward written out (engines.mlp_steps), the update fused into it;
   per-sample SGD defers the first layer's updates a block at a time
-  (engines.blocked_sample_sgd), which is where that rule's time went.
+  (engines.blocked_sample_sgd), which is where that rule's time went; in the kernel
+  step mode a block's per-sample steps run as one compiled loop
+  (engines.kernel_sample_sgd).
 - No host sync per step: each sample's logits are written into one device tensor;
   losses are computed from it when the loop asks (once per epoch, and at the
   reporter's refreshes).
@@ -17,6 +19,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 
 import torch
@@ -31,6 +34,16 @@ from mnist_rules.rules import Chunk
 
 CLASSES = 10
 EVAL_CHUNK = 2000
+
+
+class _NoRows:
+    """Every position's batch for the kernel mode's steps: nothing (an empty tuple)."""
+
+    def __getitem__(self, position: int) -> tuple:
+        return ()
+
+
+_NO_ROWS = _NoRows()
 
 
 def to_device(t: torch.Tensor, device: torch.device) -> torch.Tensor:
@@ -65,8 +78,8 @@ class TunedEngine(Engine):
         # Stream mode: the images stay in the mapped file, served a block at a time
         # (on CUDA, copied to the device by the stream itself, on its side stream).
         self.stream = stream
-        if stream is not None and self.step_mode is not StepMode.eager:
-            raise ValueError("stream mode runs eagerly only")
+        if stream is not None and self.step_mode.captures:
+            raise ValueError("stream mode does not run captured steps")
         streamed = stream is not None
         images = data.train_images.reshape(n, -1)
         images = images if streamed else images.contiguous()
@@ -75,8 +88,8 @@ class TunedEngine(Engine):
         self.transfer = Transfer(transfer or Transfer.resident)
         self.pinned = pinned and device.type == "cuda"
         per_step = self.transfer is Transfer.per_step and device.type == "cuda"
-        if per_step and self.step_mode is not StepMode.eager:
-            raise ValueError("per-step transfer runs eagerly only")
+        if per_step and self.step_mode.captures:
+            raise ValueError("per-step transfer does not run captured steps")
         self._host_images = images if per_step else None
         self._order_host = torch.zeros(0, dtype=torch.long)
         self.images = images if per_step or streamed else to_device(images, device)
@@ -101,6 +114,9 @@ class TunedEngine(Engine):
         self._epoch_sample_losses: torch.Tensor | None = None
         self._blocked = BlockedSampleSgd(self.params, lr, device, block)
         self._blocked.regions = self.regions
+        # Seconds spent compiling: the kernel's (at plan), and each captured unit's first
+        # call. The loop leaves them out of the training time.
+        self.compile_seconds = 0.0
         self._chunk_start = 0
         self._train_threads = torch.get_num_threads()
         self._units: dict[tuple, LazyUnit] = {}
@@ -120,8 +136,36 @@ class TunedEngine(Engine):
         self._samples_per_update = next(c.stop for c in chunks if c.last)
         cores = torch.get_num_threads()
         self._train_threads = 1 if self._per_sample else cores
+        if self._per_sample and self.step_mode is StepMode.kernel:
+            self._use_kernel()
         if self.device.type == "cpu":  # the per-block GEMMs are big enough to share
             self._blocked.block_threads = cores
+        if self._per_sample and self.step_mode is StepMode.kernel:
+            # No torch op runs between the block GEMMs: they keep all cores, with no
+            # switching of the thread count twice a block.
+            self._train_threads, self._blocked.block_threads = cores, None
+
+    def _use_kernel(self) -> None:
+        """Per-sample steps through the compiled loop, compiled (or loaded from numba's
+        cache) now; eager with a one-line warning if that fails."""
+        from mnist_rules.engines import numba_sample_steps
+        from mnist_rules.engines.kernel_sample_sgd import KernelSampleSgd
+
+        try:
+            self.compile_seconds += numba_sample_steps.compile_now()
+        except Exception as error:  # numba's errors have no common base class
+            first_line = (str(error).strip().splitlines() or [type(error).__name__])[0]
+            warnings.warn(
+                f"--step-mode kernel: compiling the per-sample loop failed ({first_line});"
+                " the tuned engine runs eagerly.",
+                RuntimeWarning,
+                stacklevel=4,
+            )
+            self.step_mode = StepMode.eager
+            return
+        old = self._blocked
+        self._blocked = KernelSampleSgd(self.params, self.lr, self.device, old.block)
+        self._blocked.regions = self.regions
 
     def _inputs(self, idx: torch.Tensor) -> torch.Tensor:
         """The images at `idx` (device indices into the resident set), as floats."""
@@ -159,7 +203,7 @@ class TunedEngine(Engine):
         if key not in self._units:
             p, sgd = self.params, self._blocked
             state = [*p.tensors, *p.grads, sgd.w2a, sgd.w3a]
-            self._units[key] = LazyUnit(make(), self.step_mode, self.device, state)
+            self._units[key] = LazyUnit(make(), self.step_mode, self.device, state, self)
         return self._units[key]
 
     def batches(self, order: torch.Tensor, chunks: Sequence[Chunk], progress=None) -> Iterator:
@@ -208,10 +252,16 @@ class TunedEngine(Engine):
         return run
 
     def _samples(self, chunks: Sequence[Chunk]) -> Iterator:
-        if self._rows is None:  # 2 x 60,000 views: made once, not every epoch
-            self._rows = list(zip(self._onehot.unbind(0), self._logits.unbind(0), strict=True))
-        rows, sgd, n = self._rows, self._blocked, len(self._order)
-        defer = self.step_mode is not StepMode.eager
+        sgd, n = self._blocked, len(self._order)
+        if self.step_mode is StepMode.kernel:  # its steps take their rows a block at a time
+            rows = _NO_ROWS
+        elif self._rows is None:  # 2 x 60,000 views (0.25 s): made once, not every epoch
+            rows = self._rows = list(
+                zip(self._onehot.unbind(0), self._logits.unbind(0), strict=True)
+            )
+        else:
+            rows = self._rows
+        defer = self.step_mode.captures
         sgd.begin()
         try:
             for c in chunks:
@@ -220,8 +270,9 @@ class TunedEngine(Engine):
                     size = min(sgd.block, n - i)
                     if defer and size == sgd.block:  # a whole block: one unit, at its end
                         self._deferred_block, self._deferred_steps = i, 0
-                    else:  # eager, or the epoch's last, short block: step by step
-                        sgd.next_block(self._inputs_at(i, size, one_by_one=True))
+                    else:  # eager or kernel, or the epoch's last, short block
+                        x = self._inputs_at(i, size, one_by_one=True)
+                        sgd.start_block(x, self._onehot[i : i + size], self._logits[i : i + size])
                 yield rows[i]  # (one-hot label, logits out)
         finally:  # also when the loop stops early: the model holds every step taken
             self._run_deferred_steps(rows)
@@ -289,8 +340,13 @@ class TunedEngine(Engine):
         if self._per_sample:  # the pending first-layer update; layers 2 and 3 written back
             self._blocked.end()
 
+    def flush_steps(self) -> None:
+        if self._per_sample:  # the kernel mode's steps taken since its last call
+            self._blocked.run_pending()
+
     def epoch_progress(self) -> dict:
         # The epoch's losses are computed from its logits: keep those trained so far.
+        self.flush_steps()
         return {"logits": self._logits[: self._done].to("cpu", copy=True)}
 
     def _sample_losses(self, upto: int, start: int = 0) -> torch.Tensor:
@@ -300,6 +356,7 @@ class TunedEngine(Engine):
     def running_loss(self) -> float:
         # Incremental: only the samples since the last call, so that a hundred calls
         # an epoch cost one pass over the logits, not fifty.
+        self.flush_steps()
         done, counted = self._done, self._loss_counted
         if done > counted:
             self._loss_sum += self._sample_losses(done, counted).sum()
@@ -307,10 +364,12 @@ class TunedEngine(Engine):
         return self._loss_sum.item() / done if done else 0.0
 
     def first_nonfinite_update(self) -> int | None:
+        self.flush_steps()
         bad = (~torch.isfinite(self._sample_losses(self._done))).nonzero()
         return int(bad[0, 0]) // self._samples_per_update if len(bad) else None
 
     def take_epoch_loss(self) -> float:
+        self.flush_steps()
         losses = self._sample_losses(self._done)
         self._epoch_sample_losses = losses if self._keep_update_losses else None
         self._done = self._loss_counted = 0

@@ -1,0 +1,218 @@
+"""The kernel step mode (engines.kernel_sample_sgd, engines.numba_sample_steps): per-sample
+SGD as one compiled loop per block does the eager blocked step's math and the torch
+engine's, keeps every feature of the loop, and is what `auto` picks on the CPU; a mode
+that cannot run falls back to eager with one warning line."""
+
+import json
+import warnings
+
+import numpy as np
+import pytest
+import torch
+
+pytest.importorskip("numba")  # a runtime dependency; absent only on a bare GPU machine
+
+from cli_runner import invoke
+from mnist_rules.engines import EngineName, StepMode, numba_sample_steps, resolve_step_mode
+from mnist_rules.engines.blocked_sample_sgd import BlockedSampleSgd
+from mnist_rules.engines.kernel_sample_sgd import KernelSampleSgd
+from mnist_rules.engines.mlp_steps import MlpParams
+from mnist_rules.model import build_mlp
+from mnist_rules.training import TrainConfig, TrainingRun, train
+
+CPU = torch.device("cpu")
+
+
+def one_block(sgd_class, x, onehot, pieces):
+    """A block of per-sample steps from build_mlp(0), its steps run in `pieces` (the
+    kernel runs the steps taken whenever asked): (params, logits, signal)."""
+    p = MlpParams(build_mlp(0))
+    sgd = sgd_class(p, 0.05, CPU, block=len(x))
+    logits = torch.zeros(len(x), 10)
+    sgd.begin()
+    sgd.start_block(x, onehot, logits)
+    for k in range(len(x)):
+        sgd.step(onehot[k], logits[k])
+        if k + 1 in pieces:
+            sgd.run_pending()
+    signal = sgd.signal.clone()
+    sgd.end()
+    return p, logits, signal
+
+
+@pytest.fixture
+def block_data():
+    g = torch.Generator().manual_seed(1)
+    x = torch.rand(128, 784, generator=g)
+    onehot = torch.nn.functional.one_hot(torch.randint(0, 10, (128,), generator=g), 10)
+    return x, onehot.float()
+
+
+def test_one_block_matches_the_eager_blocked_step(block_data):
+    eager, eager_logits, eager_signal = one_block(BlockedSampleSgd, *block_data, ())
+    kernel, logits, signal = one_block(KernelSampleSgd, *block_data, ())
+    for a, b in zip(eager.tensors, kernel.tensors, strict=True):
+        torch.testing.assert_close(b, a, rtol=0, atol=1e-6)
+    torch.testing.assert_close(logits, eager_logits, rtol=0, atol=1e-6)
+    torch.testing.assert_close(signal, eager_signal, rtol=0, atol=1e-6)
+    assert (signal == 0).any() and (signal != 0).any()  # the ReLU masks did something
+    assert not torch.equal(kernel.w2, MlpParams(build_mlp(0)).w2)  # it moved
+
+
+def test_a_block_run_in_pieces_is_bitwise_one_call(block_data):
+    whole, whole_logits, _ = one_block(KernelSampleSgd, *block_data, ())
+    pieces, logits, _ = one_block(KernelSampleSgd, *block_data, (1, 37, 100))
+    for a, b in zip(whole.tensors, pieces.tensors, strict=True):
+        assert torch.equal(a, b)
+    assert torch.equal(whole_logits, logits)
+
+
+def test_the_kernel_is_float32_and_writes_in_place():
+    """No float64 creeps in (a float64 lr would make the arithmetic float64), and the
+    parameters are updated through views, not copies."""
+    p = MlpParams(build_mlp(0))
+    sgd = KernelSampleSgd(p, 0.05, CPU, block=4)
+    assert sgd._lr32.dtype == np.float32
+    assert all(a.dtype == np.float32 for a in (*sgd._arrays, *sgd._params))
+    views = zip(sgd._params, p.tensors[2:], strict=True)
+    assert all(np.shares_memory(a, t.numpy()) for a, t in views)
+
+
+def both(tiny_data, **kw):
+    runs = {}
+    for engine, mode in (("torch", "eager"), ("tuned", "kernel")):
+        config = TrainConfig(engine=engine, step_mode=mode, device="cpu", epochs=3,
+                             rule="sample", record_update_losses=True, **kw)  # fmt: skip
+        runs[engine] = train(config, data=tiny_data)
+    return runs["torch"], runs["tuned"]
+
+
+@pytest.mark.parametrize(
+    "kw",
+    [{}, {"train_subset": 200}, {"train_subset": 200, "shuffle": True}],
+    ids=["in-order", "in-order-partial-block", "shuffled-partial-block"],
+)
+def test_kernel_mode_matches_the_torch_engine_after_three_epochs(tiny_data, kw):
+    plain, kernel = both(tiny_data, **kw)
+    assert kernel.result.step_mode == "kernel"
+    wa, wb = plain.engine.weights(), kernel.engine.weights()
+    assert max((wa[k] - wb[k]).abs().max().item() for k in wa) < 1e-5
+    for a, b in zip(plain.result.epochs, kernel.result.epochs, strict=True):
+        assert b.train_loss == pytest.approx(a.train_loss, rel=1e-5)
+        assert b.test_acc == a.test_acc and b.updates == a.updates
+    for a, b in zip(plain.update_losses, kernel.update_losses, strict=True):  # --update-losses
+        torch.testing.assert_close(b, a, rtol=1e-5, atol=1e-6)
+
+
+def test_stream_mode_in_kernel_mode_trains_as_resident(tiny_root):
+    from mnist_rules.data import DatasetName, load
+
+    runs = {}
+    for mode in ("resident", "stream"):
+        data = load(DatasetName.mnist, tiny_root, stream=mode == "stream")
+        config = TrainConfig(rule="sample", engine="tuned", step_mode="kernel", device="cpu",
+                             epochs=2, data_mode=mode, stream_block=100)  # fmt: skip
+        runs[mode] = train(config, data=data)
+    assert runs["stream"].result.step_mode == "kernel"
+    a, b = (runs[m].engine.weights() for m in ("resident", "stream"))
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+@pytest.mark.parametrize(
+    ("requested", "engine", "device", "per_sample", "runs"),
+    [
+        ("auto", "tuned", "cpu", True, "kernel"),
+        ("auto", "tuned", "cpu", False, "eager"),  # GEMM-bound steps: nothing faster
+        ("auto", "tuned", "cuda", True, "eager"),  # no CUDA mode measured faster yet
+        ("auto", "torch", "cpu", True, "eager"),
+        ("kernel", "tuned", "cpu", False, "kernel"),  # batch/epoch: run as eager does
+        ("compile", "tuned", "cpu", True, "compile"),
+        ("graph", "tuned", "cuda", True, "graph"),
+    ],
+)
+def test_resolve_step_mode(requested, engine, device, per_sample, runs):
+    mode, why = resolve_step_mode(StepMode(requested), EngineName(engine), device, per_sample)
+    assert (mode, why) == (StepMode(runs), None)
+
+
+@pytest.mark.parametrize(
+    ("requested", "device", "phrase"),
+    [
+        ("graph", "cpu", "--step-mode graph: CUDA graphs need a CUDA device"),
+        ("kernel", "cuda", "--step-mode kernel: the compiled per-sample loop runs on the CPU"),
+    ],
+)
+def test_a_mode_that_cannot_run_here_falls_back_to_eager_saying_why(requested, device, phrase):
+    mode, why = resolve_step_mode(StepMode(requested), EngineName.tuned, device, True)
+    assert mode is StepMode.eager and why.startswith(phrase) and "\n" not in why
+
+
+def test_numba_missing_falls_back_to_eager_with_one_warning(tiny_data, monkeypatch):
+    monkeypatch.setattr(numba_sample_steps, "available", lambda: "numba is not installed (x)")
+    config = TrainConfig(rule="sample", engine="tuned", device="cpu", epochs=1)  # auto
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        run = train(config, data=tiny_data)
+    (warning,) = caught
+    assert "numba is not installed" in str(warning.message) and "eagerly" in str(warning.message)
+    assert run.result.step_mode == "eager"
+
+
+def test_a_kernel_that_fails_to_compile_falls_back_to_eager_with_one_warning(
+    tiny_data, monkeypatch
+):
+    def broken():
+        raise RuntimeError("Failed in nopython mode pipeline\nlong numba report")
+
+    monkeypatch.setattr(numba_sample_steps, "compile_now", broken)
+    config = TrainConfig(rule="sample", engine="tuned", step_mode="kernel", device="cpu", epochs=1)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        run = train(config, data=tiny_data)
+    (warning,) = caught
+    message = str(warning.message)
+    assert "compiling the per-sample loop failed (Failed in nopython mode pipeline)" in message
+    assert "long numba report" not in message
+    assert run.result.step_mode == "eager" and run.result.final.updates == 512
+
+
+def test_compile_seconds_are_recorded_and_not_counted_as_training(tiny_data, monkeypatch):
+    monkeypatch.setattr(numba_sample_steps, "compile_now", lambda: 5.0)  # a slow compile
+    config = TrainConfig(rule="sample", engine="tuned", step_mode="kernel", device="cpu", epochs=1)
+    run = TrainingRun(config, tiny_data)
+    assert run.result.compile_seconds == 5.0  # compiled before training starts
+    run.run_epoch()
+    assert run.result.final.train_seconds < 5.0
+
+
+def test_train_records_the_mode_that_ran_and_says_so_first(tiny_root, tmp_path):
+    out = tmp_path / "r.json"
+    result = invoke("train", "--rule", "sample", "--engine", "tuned", "--epochs", "1",
+                    "--device", "cpu", "--data-dir", tiny_root, "--json", out)  # fmt: skip
+    assert result.exit_code == 0, result.output
+    data = json.loads(out.read_text())
+    assert data["step_mode"] == "kernel" and data["compile_seconds"] >= 0
+    assert data["threads"] == torch.get_num_threads()  # no torch op per step: all cores
+    first = result.stdout.splitlines()[0]
+    assert "tuned engine (kernel steps, compiled in" in first
+
+
+def test_profile_splits_the_kernel_into_block_gemms_and_steps(tiny_root, tmp_path):
+    out = tmp_path / "p.json"
+    result = invoke("profile", "--rule", "sample", "--engine", "tuned", "--step-mode", "kernel",
+                    "--steps", "300", "--warmup", "50", "--device", "cpu",
+                    "--data-dir", tiny_root, "--json", out)  # fmt: skip
+    assert result.exit_code == 0, result.output
+    r = json.loads(out.read_text())
+    assert r["step_mode"] == "kernel" and r["block_gemms_us"] > 0 and r["steps_us"] > 0
+    assert r["compute_us"] == pytest.approx(r["block_gemms_us"] + r["steps_us"])
+    parts = r["data_us"] + r["compute_us"] + r["overhead_us"]
+    assert parts == pytest.approx(r["per_step_us"], rel=1e-6)
+    assert "block GEMMs" in result.stdout and "the compiled per-sample loop" in result.stdout
+
+
+def test_kernel_mode_with_the_torch_engine_is_a_usage_error(tiny_root):
+    result = invoke("train", "--step-mode", "kernel", "--epochs", "1", "--data-dir", tiny_root)
+    assert result.exit_code == 2
+    assert "--step-mode kernel applies to --engine tuned" in result.stderr
+    assert "Traceback" not in result.output
