@@ -216,3 +216,27 @@ def test_kernel_mode_with_the_torch_engine_is_a_usage_error(tiny_root):
     assert result.exit_code == 2
     assert "--step-mode kernel applies to --engine tuned" in result.stderr
     assert "Traceback" not in result.output
+
+
+def test_resuming_in_another_step_mode_warns_that_it_is_not_bitwise(tiny_data, tmp_path):
+    from mnist_rules import checkpoint as ckpt
+    from mnist_rules.checkpoint import Checkpointer
+
+    config = lambda mode: TrainConfig(rule="sample", engine="tuned", step_mode=mode,  # noqa: E731
+                                      device="cpu", epochs=2)  # fmt: skip
+    path = tmp_path / "c.pt"
+    eager = config("eager")
+    eager.epochs = 1
+    train(eager, tiny_data, checkpoint=Checkpointer(path))
+    state = ckpt.read(path)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        train(config("eager"), tiny_data, resume=state)
+    assert caught == []
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        resumed = train(config("kernel"), tiny_data, resume=state)
+    (warning,) = caught
+    assert "steps ran in eager mode, this run's in kernel mode" in str(warning.message)
+    assert "--step-mode eager" in str(warning.message)
+    assert [e.epoch for e in resumed.result.epochs] == [1, 2]

@@ -472,6 +472,15 @@ class TrainingRun:
         """Continue from a checkpoint (read by checkpoint.read): refused unless it is
         from the same run (rule, model, data, settings)."""
         ckpt.check_identity(source, state["identity"], self.identity())
+        theirs = StepMode(state["result"].get("step_mode", "eager")).value
+        if theirs != self.result.step_mode:  # the same math, summed in another order
+            warnings.warn(
+                f"--resume {source}: the checkpoint's steps ran in {theirs} mode, this"
+                f" run's in {self.result.step_mode} mode: it goes on with the same math,"
+                f" but not bit for bit (give --step-mode {theirs} for that).",
+                RuntimeWarning,
+                stacklevel=2,
+            )
         position = state["position"]
         finished, mid_epoch = position["epochs"], position["samples"] > 0
         if self.config.epochs < finished + mid_epoch:
