@@ -30,8 +30,9 @@ def variants() -> list:
     eager = [(engine, StepMode.eager) for engine in EngineName]
     captured = [(EngineName.tuned, StepMode.graph), (EngineName.tuned, StepMode.compiled)]
     cases = [pytest.param(e, m, "cpu", id=f"{e.value}-{m.value}-cpu") for e, m in eager]
-    cases.append(pytest.param(EngineName.tuned, StepMode.kernel, "cpu", id="tuned-kernel-cpu",
-                              marks=pytest.mark.skipif(_no_numba(), reason="numba missing")))  # fmt: skip
+    no_numba = pytest.mark.skipif(_no_numba(), reason="numba missing")
+    kernel = (EngineName.tuned, StepMode.kernel, "cpu")
+    cases.append(pytest.param(*kernel, id="tuned-kernel-cpu", marks=no_numba))
     cases += [
         pytest.param(e, m, "cuda", id=f"{e.value}-{m.value}-cuda", marks=cuda)
         for e, m in eager + captured
