@@ -30,7 +30,8 @@ from pathlib import Path
 FLOORS = {
     # The sample rule, eager: measured 5.9-13.9x (6.4x in a CI run) on AMD, 11.8x on Xeon.
     ("epoch", "sample", "cpu", "eager", "torch", "eager"): 5.0,
-    # The kernel mode's steps over eager's: measured 3.1-3.6x; 2x fails a lost kernel.
+    # The kernel mode's epoch over eager's: 2.9x by minimums on the generated data (the
+    # Intel Xeon), 3.6x on real MNIST (README); 2x fails a kernel that lost its gain.
     ("epoch", "sample", "cpu", "kernel", "tuned", "eager"): 2.0,
 }
 TARGETS = {  # a mode of "*": every tuned mode without a target of its own
@@ -40,9 +41,13 @@ TARGETS = {  # a mode of "*": every tuned mode without a target of its own
     ("epoch", "sample", "cpu", "kernel", "torch", "eager"): 40.0,
 }
 # The tuned engine's eager epoch over the bare GEMMs of one epoch, at most: measured
-# 1.2-1.4x (batch) and 1.1-1.2x (epoch) on the Intel Xeon, whose fast GEMMs make the
-# ratio largest (elementwise work and Python are a larger share of a shorter epoch).
-ROOFLINE_LIMIT = {"batch": 2.0, "epoch": 2.0}
+# 1.52x and 1.68x (batch), 1.30x and 1.25x (epoch) in two runs on the Intel Xeon, whose
+# fast GEMMs make the ratio largest (the rest of the epoch is a larger share of a
+# shorter one). Training on one thread instead of two measured 2.40x and 2.35x.
+ROOFLINE_LIMIT = {"batch": 2.2, "epoch": 2.2}
+# A step benchmark of a mode that defers its steps (a block of per-sample steps runs
+# at the block's last) times a count, 127 steps in 128: no ratio of it is printed.
+DEFERRING = {"graph", "compile", "kernel"}
 
 Key = tuple[str, str, str, str, str]  # kind, rule, engine, mode, device
 
@@ -67,7 +72,7 @@ def speedups(report: dict) -> dict[tuple[str, ...], tuple[float, float]]:
     times = timings(report)
     ratios = {}
     for (kind, rule, engine, mode, device), (median, minimum) in times.items():
-        if engine != "tuned":
+        if engine != "tuned" or (kind == "step" and mode in DEFERRING and rule == "sample"):
             continue
         baselines = [("torch", "eager")] + ([("tuned", "eager")] if mode == "kernel" else [])
         for base_engine, base_mode in baselines:

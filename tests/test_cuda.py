@@ -2,6 +2,8 @@
 the torch engine's math there too. Skipped without a CUDA GPU (CI has none); run on
 a GPU machine with `pytest tests/test_cuda.py`."""
 
+import warnings
+
 import pytest
 import torch
 
@@ -32,7 +34,7 @@ def max_diff(a, b):
 
 
 @pytest.mark.parametrize("kw", SETTINGS)
-@pytest.mark.parametrize("mode", list(StepMode))
+@pytest.mark.parametrize("mode", [StepMode.eager, StepMode.graph, StepMode.compiled])
 def test_tuned_modes_match_the_torch_engine_on_cuda(tiny_data, kw, mode):
     # TF32 would change the GEMMs' arithmetic; both engines run full float32.
     torch.backends.cuda.matmul.allow_tf32 = False
@@ -42,6 +44,18 @@ def test_tuned_modes_match_the_torch_engine_on_cuda(tiny_data, kw, mode):
     assert max_diff(plain, tuned) < 1e-5
     for a, b in zip(plain.result.epochs, tuned.result.epochs, strict=True):
         assert b.train_loss == pytest.approx(a.train_loss, rel=1e-5)
+
+
+@pytest.mark.parametrize(("mode", "warns"), [("auto", False), ("kernel", True)])
+def test_auto_and_kernel_run_eagerly_on_cuda(tiny_data, mode, warns):
+    """No CUDA mode is measured faster than eager yet, and the kernel is the CPU's."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        run = cuda_run(tiny_data, "tuned", mode, rule=RuleName.sample)
+    assert run.result.step_mode == "eager"
+    assert [str(w.message).split(":")[0] for w in caught] == (
+        ["--step-mode kernel"] if warns else []
+    )
 
 
 def test_graph_replay_leaves_no_trace_of_the_capture_warm_up(tiny_data):

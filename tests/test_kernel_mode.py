@@ -125,7 +125,7 @@ def test_stream_mode_in_kernel_mode_trains_as_resident(tiny_root):
         ("auto", "tuned", "cpu", False, "eager"),  # GEMM-bound steps: nothing faster
         ("auto", "tuned", "cuda", True, "eager"),  # no CUDA mode measured faster yet
         ("auto", "torch", "cpu", True, "eager"),
-        ("kernel", "tuned", "cpu", False, "kernel"),  # batch/epoch: run as eager does
+        ("kernel", "tuned", "cpu", False, "eager"),  # batch/epoch: GEMM steps, eager's
         ("compile", "tuned", "cpu", True, "compile"),
         ("graph", "tuned", "cuda", True, "graph"),
     ],
@@ -147,6 +147,13 @@ def test_a_mode_that_cannot_run_here_falls_back_to_eager_saying_why(requested, d
     assert mode is StepMode.eager and why.startswith(phrase) and "\n" not in why
 
 
+def test_eager_units_count_no_compile_time(tiny_data):
+    """Only a capture or a compilation is compile time: an eager unit's first call is a step."""
+    config = TrainConfig(rule="batch", engine="tuned", step_mode="eager", device="cpu", epochs=1)
+    run = train(config, data=tiny_data)
+    assert run.result.compile_seconds == 0.0 and run.engine._units  # the units ran
+
+
 def test_numba_missing_falls_back_to_eager_with_one_warning(tiny_data, monkeypatch):
     monkeypatch.setattr(numba_sample_steps, "available", lambda: "numba is not installed (x)")
     config = TrainConfig(rule="sample", engine="tuned", device="cpu", epochs=1)  # auto
@@ -154,7 +161,8 @@ def test_numba_missing_falls_back_to_eager_with_one_warning(tiny_data, monkeypat
         warnings.simplefilter("always")
         run = train(config, data=tiny_data)
     (warning,) = caught
-    assert "numba is not installed" in str(warning.message) and "eagerly" in str(warning.message)
+    message = str(warning.message)
+    assert message.startswith("--step-mode auto: numba is not installed") and "eagerly" in message
     assert run.result.step_mode == "eager"
 
 

@@ -162,6 +162,7 @@ def profile(run: TrainingRun, steps: int, warmup: int, trace: Path | None = None
     source = endless_steps(run)
     try:
         _updates(run, source, warmup)
+        engine.flush_steps()  # the warm-up's steps run before the timed window, not in it
         regions.reset()
         regions.timing = True
         if stream is not None:

@@ -59,8 +59,10 @@ def capture_graph(fn: Unit, state: Sequence[torch.Tensor], warmup: int = 1) -> U
 
 class LazyUnit:
     """A unit made on its first call (so a run captures only the shapes it uses), and
-    eager from then on if making it fails, with a one-line warning. The first call's
-    time (the capture or compilation, and one run) is added to `owner.compile_seconds`."""
+    eager from then on if making it fails, with a one-line warning. The time spent making
+    it is added to `owner.compile_seconds`: a graph's capture (its warm-up run included),
+    or torch.compile's first call (which compiles, then runs once). An eager unit has
+    nothing to make and adds nothing."""
 
     def __init__(
         self,
@@ -80,12 +82,14 @@ class LazyUnit:
             return
         start = time.perf_counter()
         self._call = self._make()
-        if self.mode is StepMode.compiled and self._call is not self.fn:
+        made = self._call is not self.fn
+        compiled = self.mode is StepMode.compiled and made
+        if compiled:
             self._first_compiled_call()
-        else:
-            self._call()
-        if self.owner is not None:
+        if made and self.owner is not None:
             self.owner.compile_seconds += time.perf_counter() - start
+        if not compiled:  # the first replay or eager call: a step like any other
+            self._call()
 
     def _first_compiled_call(self) -> None:
         """torch.compile is lazy: it compiles at the first call, where an error falls back
