@@ -14,8 +14,9 @@ absolute time). Ratios are of minimums (noise only ever adds time) and of median
 - The kernel step mode against eager and the torch engine, for the sample rule.
 
 FLOORS and limits catch a lost optimisation, not noise: each is set well inside what
-unchanged code measured across runs and machines (in speedups.py's history and the
-README). TARGETS are the issues' goals, each reported as met or not in every run.
+unchanged code measured across runs and machines (in speedups.py's history and
+docs/development.md). TARGETS are the issues' goals, each reported as met or not in
+every run.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ FLOORS = {
     # The sample rule, eager: measured 5.9-13.9x (6.4x in a CI run) on AMD, 11.8x on Xeon.
     ("epoch", "sample", "cpu", "eager", "torch", "eager"): 5.0,
     # The kernel mode's epoch over eager's: 2.9x by minimums on the generated data (the
-    # Intel Xeon), 3.6x on real MNIST (README); 2x fails a kernel that lost its gain.
+    # Intel Xeon), 3.6x on real MNIST (docs/engines.md); 2x fails a kernel that lost its gain.
     ("epoch", "sample", "cpu", "kernel", "tuned", "eager"): 2.0,
 }
 TARGETS = {  # a mode of "*": every tuned mode without a target of its own

@@ -76,8 +76,8 @@ def resolve_step_mode(
 ) -> tuple[StepMode, str | None]:
     """The step mode that will run, and a one-line warning when it is not the one asked
     for. auto: kernel for per-sample SGD on the CPU (measured 2.9-3.6x faster than
-    eager; README), eager otherwise: the other rules' steps are GEMMs, and on CUDA no
-    mode has been measured faster yet. kernel with the other rules is eager, as
+    eager; docs/engines.md), eager otherwise: the other rules' steps are GEMMs, and on
+    CUDA no mode has been measured faster yet. kernel with the other rules is eager, as
     documented (no warning). A mode that cannot run here falls back to eager."""
     requested = StepMode(requested)
     asked = f"--step-mode {requested.value}"
