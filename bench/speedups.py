@@ -13,7 +13,8 @@ absolute time). Ratios are of minimums (noise only ever adds time) and of median
   of the batch and epoch rules over the bare GEMMs of one epoch; at most ROOFLINE_LIMIT.
 - The kernel step mode against eager and the torch engine, for the sample rule.
 
-FLOORS and limits catch a lost optimisation, not noise: each is set well inside what
+A floor or limit fails only when the ratio of minimums and the ratio of medians both
+miss it. FLOORS and limits catch a lost optimisation, not noise: each is set well inside what
 unchanged code measured across runs and machines (in speedups.py's history and
 docs/development.md). TARGETS are the issues' goals, each reported as met or not in
 every run.
@@ -31,8 +32,9 @@ from pathlib import Path
 FLOORS = {
     # The sample rule, eager: measured 5.9-13.9x (6.4x in a CI run) on AMD, 11.8x on Xeon.
     ("epoch", "sample", "cpu", "eager", "torch", "eager"): 5.0,
-    # The kernel mode's epoch over eager's: 2.9x by minimums on the generated data (the
-    # Intel Xeon), 3.6x on real MNIST (docs/engines.md); 2x fails a kernel that lost its gain.
+    # The kernel mode's epoch over eager's, generated data, Intel Xeon, four runs:
+    # 2.35-3.25x by minimums, 2.76-3.58x by medians; 3.6x on real MNIST
+    # (docs/engines.md). 2x fails a kernel that lost its gain.
     ("epoch", "sample", "cpu", "kernel", "tuned", "eager"): 2.0,
 }
 TARGETS = {  # a mode of "*": every tuned mode without a target of its own
@@ -41,10 +43,11 @@ TARGETS = {  # a mode of "*": every tuned mode without a target of its own
     ("epoch", "sample", "cpu", "kernel", "tuned", "eager"): 3.0,
     ("epoch", "sample", "cpu", "kernel", "torch", "eager"): 40.0,
 }
-# The tuned engine's eager epoch over the bare GEMMs of one epoch, at most: measured
-# 1.52x and 1.68x (batch), 1.30x and 1.25x (epoch) in two runs on the Intel Xeon, whose
-# fast GEMMs make the ratio largest (the rest of the epoch is a larger share of a
-# shorter one). Training on one thread instead of two measured 2.40x and 2.35x.
+# The tuned engine's eager epoch over the bare GEMMs of one epoch, at most: measured in
+# five runs on the Intel Xeon, whose fast GEMMs make the ratio largest (the rest of the
+# epoch is a larger share of a shorter one): batch 1.52-1.86x by minimums, 1.59-1.74x
+# by medians; epoch 1.15-1.32x and 1.16-1.36x. Training on one thread instead of two
+# measured 2.40x and 2.43x (batch), 2.35x and 2.34x (epoch).
 ROOFLINE_LIMIT = {"batch": 2.2, "epoch": 2.2}
 # A step benchmark of a mode that defers its steps (a block of per-sample steps runs
 # at the block's last) times a count, 127 steps in 128: no ratio of it is printed.
@@ -91,7 +94,10 @@ def check(report: dict) -> list[str]:
         kind, rule, device, mode, base_engine, base_mode = key
         floor = FLOORS.get(key)
         target = TARGETS.get(key, TARGETS.get((kind, rule, device, "*", base_engine, base_mode)))
-        failed = floor is not None and by_min < floor
+        # A gate fails only when both ratios miss it: one lucky round moves a minimum
+        # (measured: 2.35x by minimums, 3.0x by medians, for the same kernel/eager run),
+        # while a real regression moves the whole distribution, and so both.
+        failed = floor is not None and max(by_min, by_median) < floor
         base = "torch" if base_engine == "torch" else f"tuned {base_mode}"
         lines.append(
             f"{'FAIL' if failed else 'ok  '} {kind:<5} {rule:<6} {device:<4} tuned {mode:<8}"
@@ -112,18 +118,19 @@ def rooflines(report: dict) -> list[str]:
     for bench in report["benchmarks"]:
         info = bench.get("extra_info") or {}
         if "roofline" in info:
-            bare[info["roofline"]] = bench["stats"]["min"]
+            bare[info["roofline"]] = (bench["stats"]["median"], bench["stats"]["min"])
     times = timings(report)
     lines = []
     for rule, limit in ROOFLINE_LIMIT.items():
         tuned = times.get(("epoch", rule, "tuned", "eager", "cpu"))
         if tuned is None or rule not in bare:
             continue
-        ratio = tuned[1] / bare[rule]
+        by_min, by_median = tuned[1] / bare[rule][1], tuned[0] / bare[rule][0]
+        failed = min(by_min, by_median) > limit  # both must miss it, as in check()
         lines.append(
-            f"{'FAIL' if ratio > limit else 'ok  '} epoch {rule:<6} cpu  tuned eager takes"
-            f" {ratio:.2f}x the bare GEMMs of its epoch ({tuned[1]:.3f} s against"
-            f" {bare[rule]:.3f} s, minimums); limit {limit:g}x"
+            f"{'FAIL' if failed else 'ok  '} epoch {rule:<6} cpu  tuned eager takes"
+            f" {by_min:.2f}x the bare GEMMs of its epoch by minimums ({tuned[1]:.3f} s"
+            f" against {bare[rule][1]:.3f} s), {by_median:.2f}x by medians; limit {limit:g}x"
         )
     return lines
 

@@ -122,3 +122,20 @@ def test_main_exits_1_on_a_failure_or_an_empty_report(tmp_path, capsys):
     path.write_text(json.dumps({"benchmarks": []}))
     assert speedups.main(["x", str(path)]) == 1
     assert "nothing to check in the report" in capsys.readouterr().err
+
+
+def test_one_lucky_round_fails_no_gate_but_a_shifted_distribution_does():
+    """A gate fails only when the ratios of minimums and of medians both miss it."""
+    limit = speedups.ROOFLINE_LIMIT["batch"]
+    lucky = roofline_report(0.77, 0.5)  # medians 1.54x
+    bench = lucky["benchmarks"][-1]["stats"]
+    bench["min"] = 0.77 / (limit + 0.3)  # one lucky roofline round: 2.5x by minimums
+    (line,) = speedups.rooflines(lucky)
+    assert line.startswith("ok") and "1.54x by medians" in line
+    floor = speedups.FLOORS[("epoch", "sample", "cpu", "kernel", "tuned", "eager")]
+    r = report(epoch_sample_tuned_eager_cpu=(3.0, 1.8), epoch_sample_tuned_kernel_cpu=(1, 1))
+    (line,) = speedups.check(r)  # 1.8x by minimums, 3x by medians
+    assert line.startswith("ok") and f"floor {floor:g}x" in line
+    r = report(epoch_sample_tuned_eager_cpu=(1.9, 1.8), epoch_sample_tuned_kernel_cpu=(1, 1))
+    (line,) = speedups.check(r)
+    assert line.startswith("FAIL")
