@@ -18,12 +18,13 @@ from mnist_rules.checkpoint import Checkpointer
 from mnist_rules.errors import Diverged, Interrupted
 from mnist_rules.interrupts import STOP
 from mnist_rules.training import TrainConfig, TrainingRun, train
+from optional_packages import needs_numba
 from stop_requests import SignalIn
 
 CASES = [  # (engine, rule, step mode)
     ("torch", "sample", "eager"),
     ("tuned", "sample", "eager"),
-    ("tuned", "sample", "kernel"),
+    pytest.param("tuned", "sample", "kernel", marks=needs_numba),
     ("torch", "batch", "eager"),
     ("tuned", "batch", "eager"),
     ("torch", "epoch", "eager"),
@@ -73,7 +74,7 @@ def test_interrupted_then_resumed_is_bitwise_the_uninterrupted_run(
 @pytest.mark.parametrize(("engine", "mode", "every", "positions"), [
     ("torch", "eager", 150, [150, 300, 450]),
     ("tuned", "eager", 150, [256, 384]),  # per-sample: the first block's end at or after each
-    ("tuned", "kernel", 150, [256, 384]),
+    pytest.param("tuned", "kernel", 150, [256, 384], marks=needs_numba),
 ])  # fmt: skip
 def test_a_periodic_checkpoint_resumes_bitwise(tiny_data, tmp_path, engine, mode, every, positions):
     config = lambda: TrainConfig(rule="sample", engine=engine, step_mode=mode, epochs=2,  # noqa: E731

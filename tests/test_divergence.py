@@ -9,6 +9,7 @@ import torch
 from cli_runner import assert_clean_failure, invoke
 from mnist_rules.errors import Diverged
 from mnist_rules.training import TrainConfig, TrainingRun, train
+from optional_packages import KERNEL, needs_numba
 
 HUGE_LR = "1e6"
 
@@ -39,7 +40,7 @@ def test_finished_epochs_are_kept_and_no_nan_accuracy_is_reported(tiny_root, tmp
         assert all(v == v and abs(v) != float("inf") for v in (e["test_acc"], e["train_loss"]))
 
 
-@pytest.mark.parametrize("tuned_mode", ["eager", "kernel"])
+@pytest.mark.parametrize("tuned_mode", ["eager", KERNEL])
 def test_both_engines_name_the_same_update(tiny_data, tuned_mode):
     messages = []
     for engine in ("torch", "tuned"):
@@ -54,7 +55,7 @@ def test_both_engines_name_the_same_update(tiny_data, tuned_mode):
 
 @pytest.mark.parametrize(("engine", "mode", "rule", "poison", "update"), [
     ("tuned", "eager", "sample", 37, 37),  # a sample's logits: its update
-    ("tuned", "kernel", "sample", 37, 37),  # the same, once the steps taken have run
+    pytest.param("tuned", "kernel", "sample", 37, 37, marks=needs_numba),  # once run
     ("tuned", "eager", "batch", 137, 1),  # the 138th sample is in the second update of 100
     ("torch", "eager", "batch", 3, 3),  # an update's recorded loss
 ])  # fmt: skip

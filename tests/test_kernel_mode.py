@@ -10,8 +10,6 @@ import numpy as np
 import pytest
 import torch
 
-pytest.importorskip("numba")  # a runtime dependency; absent only on a bare GPU machine
-
 from cli_runner import invoke
 from mnist_rules.engines import EngineName, StepMode, numba_sample_steps, resolve_step_mode
 from mnist_rules.engines.blocked_sample_sgd import BlockedSampleSgd
@@ -19,7 +17,9 @@ from mnist_rules.engines.kernel_sample_sgd import KernelSampleSgd
 from mnist_rules.engines.mlp_steps import MlpParams
 from mnist_rules.model import build_mlp
 from mnist_rules.training import TrainConfig, TrainingRun, train
+from optional_packages import needs_numba
 
+pytestmark = needs_numba  # a runtime dependency; absent only on a bare GPU machine
 CPU = torch.device("cpu")
 
 

@@ -13,6 +13,7 @@ from mnist_rules.engines.mlp_steps import MlpParams, chunk_step
 from mnist_rules.model import build_mlp
 from mnist_rules.rules import RuleName
 from mnist_rules.training import TrainConfig, TrainingRun, train
+from optional_packages import needs_numba
 
 
 def max_weight_diff(a, b):
@@ -144,8 +145,10 @@ class ThreadsSeen:
         pass
 
 
-@pytest.mark.parametrize(("rule", "mode"), [("sample", "eager"), ("sample", "kernel"),
-                                           ("batch", "eager")])  # fmt: skip
+@pytest.mark.parametrize(
+    ("rule", "mode"),
+    [("sample", "eager"), pytest.param("sample", "kernel", marks=needs_numba), ("batch", "eager")],
+)
 def test_threads_one_while_training_per_sample_steps_then_given_back(tiny_data, rule, mode):
     cores = torch.get_num_threads()
     reporter = ThreadsSeen()
