@@ -100,7 +100,7 @@ class LazyUnit:
         except Exception as error:  # Dynamo's and Inductor's errors have no common base
             for tensor, copy in zip(self.state, saved, strict=True):
                 tensor.copy_(copy)
-            _warn("torch.compile failed", error, "this step runs eagerly")
+            warn_fallback("torch.compile failed", error, "this step runs eagerly")
             self._call = self.fn
             self.fn()
 
@@ -111,12 +111,13 @@ class LazyUnit:
             try:
                 return capture_graph(self.fn, self.state)
             except RuntimeError as error:  # e.g. an op that cannot be captured
-                _warn("CUDA graph capture failed", error, "this step runs eagerly")
+                warn_fallback("CUDA graph capture failed", error, "this step runs eagerly")
         return self.fn
 
 
-def _warn(what: str, error: BaseException, then: str) -> None:
-    """One line: what failed, the error's first line, and what happens instead."""
+def warn_fallback(what: str, error: BaseException, then: str) -> None:
+    """One warning line: what failed, the error's first line (its type's name if it has
+    none), and what happens instead. Every step mode that falls back says it this way."""
     first_line = str(error).strip().splitlines()[0] if str(error).strip() else ""
     first_line = first_line or type(error).__name__
     warnings.warn(f"{what} ({first_line}); {then}.", RuntimeWarning, stacklevel=4)

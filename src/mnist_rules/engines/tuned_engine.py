@@ -19,7 +19,6 @@
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable, Iterator, Sequence
 
 import torch
@@ -27,7 +26,7 @@ import torch
 from mnist_rules.engines import StepMode, Transfer
 from mnist_rules.engines.base import Engine, unit_floats
 from mnist_rules.engines.blocked_sample_sgd import BLOCK, BlockedSampleSgd, cpu_threads
-from mnist_rules.engines.capture import LazyUnit
+from mnist_rules.engines.capture import LazyUnit, warn_fallback
 from mnist_rules.engines.mlp_steps import MlpParams, chunk_step
 from mnist_rules.engines.regions import DATA, TRANSFER
 from mnist_rules.rules import Chunk
@@ -136,16 +135,12 @@ class TunedEngine(Engine):
         self._samples_per_update = next(c.stop for c in chunks if c.last)
         cores = torch.get_num_threads()
         self._train_threads = 1 if self._per_sample else cores
-        if self._per_sample and self.step_mode is StepMode.kernel:
-            self._use_kernel()
         if self.device.type == "cpu":  # the per-block GEMMs are big enough to share
             self._blocked.block_threads = cores
         if self._per_sample and self.step_mode is StepMode.kernel:
-            # No torch op runs between the block GEMMs: they keep all cores, with no
-            # switching of the thread count twice a block.
-            self._train_threads, self._blocked.block_threads = cores, None
+            self._use_kernel(cores)
 
-    def _use_kernel(self) -> None:
+    def _use_kernel(self, cores: int) -> None:
         """Per-sample steps through the compiled loop, compiled (or loaded from numba's
         cache) now; eager with a one-line warning if that fails."""
         from mnist_rules.engines import numba_sample_steps
@@ -154,18 +149,18 @@ class TunedEngine(Engine):
         try:
             self.compile_seconds += numba_sample_steps.compile_now()
         except Exception as error:  # numba's errors have no common base class
-            first_line = (str(error).strip().splitlines() or [type(error).__name__])[0]
-            warnings.warn(
-                f"--step-mode kernel: compiling the per-sample loop failed ({first_line});"
-                " the tuned engine runs eagerly.",
-                RuntimeWarning,
-                stacklevel=4,
+            warn_fallback(
+                "--step-mode kernel: compiling the per-sample loop failed",
+                error,
+                "the tuned engine runs eagerly",
             )
             self.step_mode = StepMode.eager
             return
-        old = self._blocked
-        self._blocked = KernelSampleSgd(self.params, self.lr, self.device, old.block)
+        self._blocked = KernelSampleSgd(self.params, self.lr, self.device, self._blocked.block)
         self._blocked.regions = self.regions
+        # No torch op runs between the block GEMMs: they keep all cores for the epoch,
+        # and the new object's block_threads stays None (no switch twice a block).
+        self._train_threads = cores
 
     def _inputs(self, idx: torch.Tensor) -> torch.Tensor:
         """The images at `idx` (device indices into the resident set), as floats."""
@@ -346,17 +341,17 @@ class TunedEngine(Engine):
 
     def epoch_progress(self) -> dict:
         # The epoch's losses are computed from its logits: keep those trained so far.
-        self.flush_steps()
+        self.flush_steps()  # the kernel mode's steps taken, run, so their logits are there
         return {"logits": self._logits[: self._done].to("cpu", copy=True)}
 
     def _sample_losses(self, upto: int, start: int = 0) -> torch.Tensor:
+        self.flush_steps()  # the kernel mode's steps taken, run, so their logits are there
         log_probs = torch.log_softmax(self._logits[start:upto], 1)
         return -(log_probs * self._onehot[start:upto]).sum(1)
 
     def running_loss(self) -> float:
         # Incremental: only the samples since the last call, so that a hundred calls
         # an epoch cost one pass over the logits, not fifty.
-        self.flush_steps()
         done, counted = self._done, self._loss_counted
         if done > counted:
             self._loss_sum += self._sample_losses(done, counted).sum()
@@ -364,12 +359,10 @@ class TunedEngine(Engine):
         return self._loss_sum.item() / done if done else 0.0
 
     def first_nonfinite_update(self) -> int | None:
-        self.flush_steps()
         bad = (~torch.isfinite(self._sample_losses(self._done))).nonzero()
         return int(bad[0, 0]) // self._samples_per_update if len(bad) else None
 
     def take_epoch_loss(self) -> float:
-        self.flush_steps()
         losses = self._sample_losses(self._done)
         self._epoch_sample_losses = losses if self._keep_update_losses else None
         self._done = self._loss_counted = 0
