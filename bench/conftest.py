@@ -4,8 +4,8 @@ import pytest
 import torch
 
 from idx_files import write_dataset
-from mnist_rules.data import DatasetName, load
-from mnist_rules.engines import EngineName, StepMode
+from mnist_rules.data.mnist import DatasetName, load
+from mnist_rules.engines.modes import EngineName, StepMode
 
 
 @pytest.fixture(scope="session")

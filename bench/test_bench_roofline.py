@@ -20,8 +20,8 @@ import pytest
 import torch
 
 from mnist_rules.model import LAYER_SIZES
-from mnist_rules.rules import DEFAULT_BATCH_SIZE
-from mnist_rules.training import DEFAULT_CHUNK_SIZE
+from mnist_rules.training.config import DEFAULT_CHUNK_SIZE
+from mnist_rules.training.rules import DEFAULT_BATCH_SIZE
 
 TRAIN = 60_000
 ROUNDS = 20  # as many as the tuned engine's epochs (test_bench_rules.py)

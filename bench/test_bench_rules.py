@@ -16,9 +16,10 @@ import math
 import pytest
 
 from conftest import variants
-from mnist_rules.engines import EngineName
-from mnist_rules.rules import RuleName
-from mnist_rules.training import TrainConfig, TrainingRun
+from mnist_rules.engines.modes import EngineName
+from mnist_rules.training.config import TrainConfig
+from mnist_rules.training.loop import TrainingRun
+from mnist_rules.training.rules import RuleName
 
 SAMPLE_RULE_UPDATES = 2_000
 # Rounds per engine: about the same wall time for each (the tuned engine's epochs are

@@ -15,9 +15,10 @@ from __future__ import annotations
 import pytest
 
 from conftest import synchronize, variants
-from mnist_rules.profiling import endless_steps
-from mnist_rules.rules import RuleName
-from mnist_rules.training import TrainConfig, TrainingRun
+from mnist_rules.report.profiling import endless_steps
+from mnist_rules.training.config import TrainConfig
+from mnist_rules.training.loop import TrainingRun
+from mnist_rules.training.rules import RuleName
 
 STEPS = {  # rule -> (warm-up rounds, timed rounds)
     RuleName.sample: (256, 2_048),

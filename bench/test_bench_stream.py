@@ -20,8 +20,8 @@ from pathlib import Path
 import pytest
 
 from idx_files import write_dataset
-from mnist_rules.data import DatasetName, load
-from mnist_rules.make_large import make_large
+from mnist_rules.data.make_large import make_large
+from mnist_rules.data.mnist import DatasetName, load
 
 ROUNDS = 2
 PEAK_RSS = Path(__file__).with_name("peak_rss.py")  # a small parent: see there

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from idx_files import write_dataset
-from mnist_rules.data import DatasetName, load
+from mnist_rules.data.mnist import DatasetName, load
 
 # Real MNIST for the tests marked `realdata`: ../shared/data beside the repository, as
 # torchvision lays it out (MNIST/raw/ with the four uncompressed IDX files), or the

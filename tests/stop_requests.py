@@ -2,8 +2,8 @@
 
 import signal
 
-from mnist_rules.interrupts import STOP
-from mnist_rules.training import SilentReporter
+from mnist_rules.training.interrupts import STOP
+from mnist_rules.training.reporter import SilentReporter
 
 
 class SignalIn(SilentReporter):

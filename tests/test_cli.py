@@ -164,7 +164,7 @@ def test_unexpected_errors_are_one_paragraph_and_debug_shows_the_traceback(tiny_
     def boom(*args, **kwargs):
         raise RuntimeError("simulated failure")
 
-    monkeypatch.setattr("mnist_rules.training.build_mlp", boom)
+    monkeypatch.setattr("mnist_rules.training.loop.build_mlp", boom)
     assert_clean_failure(train_tiny(tiny_root), 1, "Unexpected RuntimeError: simulated failure")
     result = invoke("--debug", "train", "--data-dir", tiny_root)
     assert isinstance(result.exception, RuntimeError)

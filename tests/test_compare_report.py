@@ -7,7 +7,7 @@ from rich.console import Console
 
 from histories import history
 from mnist_rules.cli.compare_report import accuracy_table, summary_table, terminal_curve
-from mnist_rules.comparison import Comparison
+from mnist_rules.report.comparison import Comparison
 
 
 def render(renderable, width=160):

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from histories import history
-from mnist_rules.comparison import (
+from mnist_rules.report.comparison import (
     CSV_COLUMNS,
     Comparison,
     TargetReached,

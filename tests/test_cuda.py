@@ -7,9 +7,10 @@ import warnings
 import pytest
 import torch
 
-from mnist_rules.engines import StepMode
-from mnist_rules.rules import RuleName
-from mnist_rules.training import TrainConfig, train
+from mnist_rules.engines.modes import StepMode
+from mnist_rules.training.config import TrainConfig
+from mnist_rules.training.loop import train
+from mnist_rules.training.rules import RuleName
 
 pytestmark = [
     pytest.mark.cuda,
@@ -71,8 +72,8 @@ def test_per_step_transfer_shows_a_copy_per_step_and_resident_none(
 ):
     """The torch engine copies images and labels each step; the tuned engine only the
     images (its labels live on the device)."""
-    from mnist_rules.profiling import profile
-    from mnist_rules.training import TrainingRun
+    from mnist_rules.report.profiling import profile
+    from mnist_rules.training.loop import TrainingRun
 
     for transfer, pinned in (("per-step", False), ("per-step", True), ("resident", False)):
         config = TrainConfig(
@@ -113,7 +114,7 @@ def test_stream_mode_on_cuda_makes_the_resident_updates(tiny_root, engine, rule,
     """Blocks copied on a side stream into a ring of device buffers, ordered by events:
     with blocks of 100 (five and a tail in 512 images), every slot is refilled while
     earlier ones are still in use, so a missing wait would show in the weights."""
-    from mnist_rules.data import DatasetName, load
+    from mnist_rules.data.mnist import DatasetName, load
 
     torch.backends.cuda.matmul.allow_tf32 = False
 

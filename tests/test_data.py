@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from idx_files import FILES, write_dataset, write_idx
-from mnist_rules.data import DatasetName, expected_files, load, resolve_data_dir
+from mnist_rules.data.mnist import DatasetName, expected_files, load, resolve_data_dir
 from mnist_rules.errors import DataError, UsageError
 
 FOUR_FILES = sorted(FILES.values())

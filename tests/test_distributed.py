@@ -14,7 +14,9 @@ import torch
 
 from cli_runner import invoke
 from idx_files import write_dataset
-from mnist_rules.distributed import (
+from mnist_rules.errors import UsageError
+from mnist_rules.training.config import TrainConfig
+from mnist_rules.training.distributed import (
     SINGLE,
     World,
     check_rule,
@@ -22,9 +24,8 @@ from mnist_rules.distributed import (
     local_positions,
     world_from_env,
 )
-from mnist_rules.errors import UsageError
-from mnist_rules.rules import RuleName
-from mnist_rules.training import TrainConfig, train
+from mnist_rules.training.loop import train
+from mnist_rules.training.rules import RuleName
 
 
 @pytest.mark.parametrize(("n", "per_update", "size"), [(512, 100, 2), (512, 512, 2), (1000, 99, 3)])
@@ -136,8 +137,9 @@ from pathlib import Path
 import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 
-from mnist_rules.distributed import world_from_env
-from mnist_rules.training import TrainConfig, train
+from mnist_rules.training.distributed import world_from_env
+from mnist_rules.training.config import TrainConfig
+from mnist_rules.training.loop import train
 
 root, engine = Path(sys.argv[1]), sys.argv[2]
 config = TrainConfig(rule="batch", engine=engine, epochs=1, device="cpu", data_dir=root)

@@ -11,12 +11,14 @@ import pytest
 import torch
 
 from cli_runner import invoke
-from mnist_rules.engines import EngineName, StepMode, numba_sample_steps, resolve_step_mode
+from mnist_rules.engines import numba_sample_steps
 from mnist_rules.engines.blocked_sample_sgd import BlockedSampleSgd
 from mnist_rules.engines.kernel_sample_sgd import KernelSampleSgd
 from mnist_rules.engines.mlp_steps import MlpParams
+from mnist_rules.engines.modes import EngineName, StepMode, resolve_step_mode
 from mnist_rules.model import build_mlp
-from mnist_rules.training import TrainConfig, TrainingRun, train
+from mnist_rules.training.config import TrainConfig
+from mnist_rules.training.loop import TrainingRun, train
 from optional_packages import needs_numba
 
 pytestmark = needs_numba  # a runtime dependency; absent only on a bare GPU machine
@@ -105,7 +107,7 @@ def test_kernel_mode_matches_the_torch_engine_after_three_epochs(tiny_data, kw):
 
 
 def test_stream_mode_in_kernel_mode_trains_as_resident(tiny_root):
-    from mnist_rules.data import DatasetName, load
+    from mnist_rules.data.mnist import DatasetName, load
 
     runs = {}
     for mode in ("resident", "stream"):
@@ -227,8 +229,8 @@ def test_kernel_mode_with_the_torch_engine_is_a_usage_error(tiny_root):
 
 
 def test_resuming_in_another_step_mode_warns_that_it_is_not_bitwise(tiny_data, tmp_path):
-    from mnist_rules import checkpoint as ckpt
-    from mnist_rules.checkpoint import Checkpointer
+    from mnist_rules.training import checkpoint as ckpt
+    from mnist_rules.training.checkpoint import Checkpointer
 
     config = lambda mode: TrainConfig(rule="sample", engine="tuned", step_mode=mode,  # noqa: E731
                                       device="cpu", epochs=2)  # fmt: skip

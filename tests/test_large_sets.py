@@ -5,10 +5,10 @@ import torch
 
 from cli_runner import assert_clean_failure, invoke
 from idx_files import FILES, write_idx
-from mnist_rules.data import DatasetName, load
+from mnist_rules.data.idx_mmap import MappedIdx
+from mnist_rules.data.make_large import make_large, shifted
+from mnist_rules.data.mnist import DatasetName, load
 from mnist_rules.errors import DataError
-from mnist_rules.idx_mmap import MappedIdx
-from mnist_rules.make_large import make_large, shifted
 
 
 @pytest.mark.parametrize("shape", [(37, 28, 28), (1000,), (5, 3, 7)])

@@ -3,8 +3,8 @@
 import numpy as np
 
 from histories import history
-from mnist_rules.comparison import Comparison
-from mnist_rules.plots import comparison_figure, save_figure
+from mnist_rules.report.comparison import Comparison
+from mnist_rules.report.plots import comparison_figure, save_figure
 
 
 def comparison(target=96.0):

@@ -11,8 +11,9 @@ from torch.autograd import DeviceType
 
 from cli_runner import assert_clean_failure, invoke
 from mnist_rules.engines.regions import BACKWARD, DATA, FORWARD
-from mnist_rules.profiling import PARTS, device_split, profile
-from mnist_rules.training import TrainConfig, TrainingRun
+from mnist_rules.report.profiling import PARTS, device_split, profile
+from mnist_rules.training.config import TrainConfig
+from mnist_rules.training.loop import TrainingRun
 
 FIELDS = {  # the JSON contract the issue names, and the types of its values
     "rule": str,
@@ -161,7 +162,7 @@ def test_stream_mode_reports_the_wait_for_a_slow_reader_as_stall(tiny_root, engi
     training per batch) leaves the training waiting: the wait is the stall, not data."""
     import time
 
-    from mnist_rules.data import DatasetName, load
+    from mnist_rules.data.mnist import DatasetName, load
 
     data = load(DatasetName.mnist, tiny_root, stream=True)
     release = data.train.mapped.release

@@ -12,9 +12,10 @@ import sys
 
 import pytest
 
-from mnist_rules.data import DatasetName, load
-from mnist_rules.rules import RuleName
-from mnist_rules.training import TrainConfig, train
+from mnist_rules.data.mnist import DatasetName, load
+from mnist_rules.training.config import TrainConfig
+from mnist_rules.training.loop import train
+from mnist_rules.training.rules import RuleName
 from optional_packages import needs_numba
 
 pytestmark = pytest.mark.realdata

@@ -3,7 +3,7 @@ import math
 
 import pytest
 
-from mnist_rules.rules import RULES, RuleName, plan_epoch
+from mnist_rules.training.rules import RULES, RuleName, plan_epoch
 
 
 @pytest.mark.parametrize("n,b", [(512, 100), (600, 100), (7, 3), (1, 1), (5, 10)])

@@ -13,10 +13,12 @@ import pytest
 import torch
 
 from cli_runner import invoke
-from mnist_rules.engines import StepMode, capture, tuned_engine
+from mnist_rules.engines import capture, tuned_engine
 from mnist_rules.engines.capture import LazyUnit
-from mnist_rules.rules import RuleName
-from mnist_rules.training import TrainConfig, TrainingRun, train
+from mnist_rules.engines.modes import StepMode
+from mnist_rules.training.config import TrainConfig
+from mnist_rules.training.loop import TrainingRun, train
+from mnist_rules.training.rules import RuleName
 
 RULE_SETTINGS = [
     {"rule": RuleName.epoch, "chunk_size": 100},  # 5 full chunks and one of 12
@@ -72,7 +74,7 @@ def test_a_deferred_block_cut_short_runs_the_steps_taken(tiny_data, block_96):
             run.engine.step(batch, chunk)
         batches.close()  # the loop stopped: Ctrl-C, an error
         runs[mode] = run
-    assert runs[StepMode.graph].engine._done == 250
+    assert runs[StepMode.graph].ledger.samples == 250
     eager, graph = (weights(runs[m]) for m in (StepMode.eager, StepMode.graph))
     for name in eager:
         assert torch.equal(graph[name], eager[name]), name

@@ -10,11 +10,12 @@ import torch
 
 from cli_runner import assert_clean_failure, invoke
 from idx_files import write_dataset, write_idx
-from mnist_rules import stream
-from mnist_rules.data import DatasetName, load
+from mnist_rules.data import stream
+from mnist_rules.data.idx_mmap import MappedIdx
+from mnist_rules.data.mnist import DatasetName, load
 from mnist_rules.errors import DataError
-from mnist_rules.idx_mmap import MappedIdx
-from mnist_rules.training import TrainConfig, train
+from mnist_rules.training.config import TrainConfig
+from mnist_rules.training.loop import train
 
 
 @pytest.mark.parametrize(("n", "block"), [(100, 10), (105, 10), (7, 10), (10_000, 999)])
@@ -155,10 +156,10 @@ def test_auto_streams_only_a_set_that_would_not_fit(tiny_root, tmp_path, monkeyp
 def test_a_checkpoint_hashes_the_same_images_the_same_in_both_modes(tiny_root, monkeypatch):
     """Hashed block by block (stream mode drops each block's pages after): the digest
     must not depend on the mode, or a checkpoint could not move between them."""
-    from mnist_rules import training
-    from mnist_rules.training import TrainingRun
+    from mnist_rules.training import checkpoint
+    from mnist_rules.training.loop import TrainingRun
 
-    monkeypatch.setattr(training, "STREAM_BLOCK", 100)  # five blocks and a tail
+    monkeypatch.setattr(checkpoint, "STREAM_BLOCK", 100)  # five blocks and a tail
     config = lambda mode: TrainConfig(engine="tuned", device="cpu", data_mode=mode)  # noqa: E731
     resident = TrainingRun(config("resident"), load(DatasetName.mnist, tiny_root))
     streamed = TrainingRun(config("stream"), load(DatasetName.mnist, tiny_root, stream=True))

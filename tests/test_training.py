@@ -10,8 +10,10 @@ from torch.optim.optimizer import register_optimizer_step_post_hook
 
 from mnist_rules.errors import UsageError
 from mnist_rules.model import build_mlp
-from mnist_rules.rules import RuleName
-from mnist_rules.training import REFRESHES_PER_EPOCH, TrainConfig, train
+from mnist_rules.training.config import TrainConfig
+from mnist_rules.training.loop import train
+from mnist_rules.training.reporter import REFRESHES_PER_EPOCH
+from mnist_rules.training.rules import RuleName
 
 
 def tensors(data, n=None):

@@ -11,8 +11,9 @@ from cli_runner import invoke
 from mnist_rules.engines.blocked_sample_sgd import BlockedSampleSgd
 from mnist_rules.engines.mlp_steps import MlpParams, chunk_step
 from mnist_rules.model import build_mlp
-from mnist_rules.rules import RuleName
-from mnist_rules.training import TrainConfig, TrainingRun, train
+from mnist_rules.training.config import TrainConfig
+from mnist_rules.training.loop import TrainingRun, train
+from mnist_rules.training.rules import RuleName
 from optional_packages import needs_numba
 
 

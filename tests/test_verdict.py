@@ -1,8 +1,8 @@
 """The verdict in words, from synthetic histories."""
 
 from histories import history
-from mnist_rules.comparison import Comparison
-from mnist_rules.verdict import verdict
+from mnist_rules.report.comparison import Comparison
+from mnist_rules.report.verdict import verdict
 
 
 def test_verdict_names_the_winner_and_how_many_times_faster():

@@ -11,12 +11,13 @@ import typer
 from mnist_rules.atomic import check_writable
 from mnist_rules.cli import options
 from mnist_rules.cli.errors import friendly_errors
-from mnist_rules.data import DatasetName
+from mnist_rules.data.mnist import DatasetName
+from mnist_rules.data.modes import DataMode
 from mnist_rules.device import DeviceChoice
-from mnist_rules.distributed import world_from_env
-from mnist_rules.engines import DataMode, EngineName, StepMode
+from mnist_rules.engines.modes import EngineName, StepMode
 from mnist_rules.errors import RunStopped, UsageError
-from mnist_rules.rules import DEFAULT_BATCH_SIZE, RuleName
+from mnist_rules.training.distributed import world_from_env
+from mnist_rules.training.rules import DEFAULT_BATCH_SIZE, RuleName
 
 ALL_RULES = ",".join(r.value for r in RuleName)
 PLOT_FORMATS = ("png", "svg", "pdf")
@@ -117,14 +118,15 @@ def compare(
     import torch
     from rich.console import Console
 
-    from mnist_rules import data as data_mod
     from mnist_rules.cli.compare_report import accuracy_table, summary_table, terminal_curve
     from mnist_rules.cli.progress import RichReporter
-    from mnist_rules.comparison import Comparison
+    from mnist_rules.data import mnist as data_mod
     from mnist_rules.device import resolve_device
-    from mnist_rules.interrupts import stop_after_update_on_signals
-    from mnist_rules.training import TrainConfig, resolve_data_mode, train
-    from mnist_rules.verdict import verdict
+    from mnist_rules.report.comparison import Comparison
+    from mnist_rules.report.verdict import verdict
+    from mnist_rules.training.config import TrainConfig, resolve_data_mode
+    from mnist_rules.training.interrupts import stop_after_update_on_signals
+    from mnist_rules.training.loop import train
 
     configs = [
         TrainConfig(
@@ -185,7 +187,7 @@ def compare(
     if csv_out is not None:
         comparison.write_csv(csv_out)
     if plot is not None:
-        from mnist_rules.plots import comparison_figure, save_figure
+        from mnist_rules.report.plots import comparison_figure, save_figure
 
         save_figure(comparison_figure(comparison, losses if update_losses else None), plot)
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from rich.table import Table
 from rich.text import Text
 
-from mnist_rules.comparison import Comparison, median_epoch_seconds, overfit_peak
+from mnist_rules.report.comparison import Comparison, median_epoch_seconds, overfit_peak
 
 PEAK = "▲"
 FIRST_AT_TARGET = "*"

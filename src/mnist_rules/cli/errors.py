@@ -11,8 +11,8 @@ from typing import TypeVar
 
 import typer
 
-from mnist_rules.distributed import world_from_env
 from mnist_rules.errors import RunStopped, UsageError, UserError
+from mnist_rules.training.distributed import world_from_env
 
 F = TypeVar("F", bound=Callable)
 

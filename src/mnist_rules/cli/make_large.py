@@ -8,7 +8,7 @@ import typer
 
 from mnist_rules.cli import options
 from mnist_rules.cli.errors import friendly_errors
-from mnist_rules.data import DatasetName
+from mnist_rules.data.mnist import DatasetName
 from mnist_rules.errors import UsageError
 
 
@@ -34,8 +34,8 @@ def make_large(
     from rich.console import Console
     from rich.progress import Progress
 
-    from mnist_rules import data as data_mod
-    from mnist_rules.make_large import make_large as write_set
+    from mnist_rules.data import mnist as data_mod
+    from mnist_rules.data.make_large import make_large as write_set
 
     source = data_mod.resolve_data_dir(data_dir)
     if out.expanduser().resolve() == source.resolve():

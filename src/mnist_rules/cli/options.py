@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import typer
 
-from mnist_rules.data import DATA_DIR_ENV, DatasetName
+from mnist_rules.data.mnist import DATA_DIR_ENV, DatasetName
+from mnist_rules.data.modes import STREAM_BLOCK, STREAM_BUFFERS, DataMode
 from mnist_rules.device import DeviceChoice
-from mnist_rules.engines import STREAM_BLOCK, STREAM_BUFFERS, DataMode, EngineName, StepMode
+from mnist_rules.engines.modes import EngineName, StepMode
 
 Engine = typer.Option(
     EngineName.torch,

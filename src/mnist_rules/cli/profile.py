@@ -10,12 +10,13 @@ import typer
 from mnist_rules.atomic import check_writable
 from mnist_rules.cli import options
 from mnist_rules.cli.errors import friendly_errors
-from mnist_rules.data import DatasetName
+from mnist_rules.data.mnist import DatasetName
+from mnist_rules.data.modes import DataMode
 from mnist_rules.device import DeviceChoice
-from mnist_rules.distributed import world_from_env
-from mnist_rules.engines import DataMode, EngineName, StepMode, Transfer
+from mnist_rules.engines.modes import EngineName, StepMode, Transfer
 from mnist_rules.errors import UsageError
-from mnist_rules.rules import RuleName
+from mnist_rules.training.distributed import world_from_env
+from mnist_rules.training.rules import RuleName
 
 NO_TRANSFER_ON_CPU = (
     "cpu: there is no host-to-device transfer to measure, so --transfer and --pinned"
@@ -102,13 +103,14 @@ def profile(
     # Imported here, not at the top: --help must not pay for torch (seconds) or rich.
     from rich.console import Console
 
-    from mnist_rules import data as data_mod
     from mnist_rules.atomic import write_json
     from mnist_rules.cli.profile_report import comparison_table, parts_table
+    from mnist_rules.data import mnist as data_mod
     from mnist_rules.device import resolve_device
-    from mnist_rules.profiling import DEFAULT_STEPS, DEFAULT_WARMUP
-    from mnist_rules.profiling import profile as run_profile
-    from mnist_rules.training import TrainConfig, TrainingRun, resolve_data_mode
+    from mnist_rules.report.profiling import DEFAULT_STEPS, DEFAULT_WARMUP
+    from mnist_rules.report.profiling import profile as run_profile
+    from mnist_rules.training.config import TrainConfig, resolve_data_mode
+    from mnist_rules.training.loop import TrainingRun
 
     resolved = resolve_device(device)
     if compare_transfers and resolved.type != "cuda":

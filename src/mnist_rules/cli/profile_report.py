@@ -6,7 +6,7 @@ from __future__ import annotations
 from rich.bar import Bar
 from rich.table import Table
 
-from mnist_rules.profiling import PARTS, ProfileResult
+from mnist_rules.report.profiling import PARTS, ProfileResult
 
 BAR_WIDTH = 24
 PART_MEANING = {

@@ -17,8 +17,8 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from mnist_rules.results import EpochResult, RunResult
-from mnist_rules.rules import RULES, RuleName
+from mnist_rules.report.results import EpochResult, RunResult
+from mnist_rules.training.rules import RULES, RuleName
 
 
 def count(n: int, noun: str) -> str:

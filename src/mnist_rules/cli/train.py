@@ -9,12 +9,13 @@ import typer
 from mnist_rules.atomic import atomic_path, check_writable
 from mnist_rules.cli import options
 from mnist_rules.cli.errors import friendly_errors
-from mnist_rules.data import DatasetName
+from mnist_rules.data.mnist import DatasetName
+from mnist_rules.data.modes import DataMode
 from mnist_rules.device import DeviceChoice
-from mnist_rules.distributed import world_from_env
-from mnist_rules.engines import DataMode, EngineName, StepMode
+from mnist_rules.engines.modes import EngineName, StepMode
 from mnist_rules.errors import Interrupted, RunStopped, UsageError, UserError
-from mnist_rules.rules import DEFAULT_BATCH_SIZE, RuleName
+from mnist_rules.training.distributed import world_from_env
+from mnist_rules.training.rules import DEFAULT_BATCH_SIZE, RuleName
 
 
 @friendly_errors
@@ -120,12 +121,12 @@ def train(
     import torch
     from rich.console import Console
 
-    from mnist_rules import checkpoint as ckpt
     from mnist_rules.cli.progress import RichReporter, count
-    from mnist_rules.distributed import stop as stop_process_group
-    from mnist_rules.interrupts import stop_after_update_on_signals
-    from mnist_rules.training import TrainConfig
-    from mnist_rules.training import train as run_training
+    from mnist_rules.training import checkpoint as ckpt
+    from mnist_rules.training.config import TrainConfig
+    from mnist_rules.training.distributed import stop as stop_process_group
+    from mnist_rules.training.interrupts import stop_after_update_on_signals
+    from mnist_rules.training.loop import train as run_training
 
     config = TrainConfig(
         rule=rule,

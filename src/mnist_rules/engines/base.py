@@ -1,10 +1,12 @@
 """The engine interface: what the one training loop needs from an implementation.
 
-The loop (mnist_rules.training) walks an epoch's plan of chunks; an engine supplies
-each chunk's data (`batches`) and does its forward/backward pass, applying the SGD
-update after the last chunk of each update (`step`). Losses accumulate on the
-device; the loop reads them once per epoch (`take_epoch_loss`), which is also the
-epoch's one host synchronisation.
+The loop (training.loop) walks an epoch's plan of chunks; an engine supplies each
+chunk's data (`batches`) and does its forward/backward pass, applying the SGD update
+after the last chunk of each update (`step`), and evaluates (`evaluate`). Those three
+are all an engine must write. Each step's loss goes into the run's loss ledger
+(training.ledger), which the engine is given at `plan`: the loop, not the engine,
+reads the running, epoch and per-update losses from it. The optional hooks below say
+where an engine may stop, and hand its weights and optimiser state in and out.
 """
 
 from __future__ import annotations
@@ -16,11 +18,12 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
-from mnist_rules.data import MnistData
-from mnist_rules.distributed import SINGLE, World
-from mnist_rules.engines import StepMode
+from mnist_rules.data.mnist import MnistData
+from mnist_rules.engines.modes import StepMode
 from mnist_rules.engines.regions import Regions
-from mnist_rules.rules import Chunk
+from mnist_rules.training.distributed import SINGLE, World
+from mnist_rules.training.ledger import LossLedger
+from mnist_rules.training.rules import Chunk
 
 
 def unit_floats(images: torch.Tensor) -> torch.Tensor:
@@ -57,9 +60,10 @@ class Engine(ABC):
         self.world = world or SINGLE
         self.regions = Regions()  # named step regions, recorded while profiling
 
-    def plan(self, chunks: Sequence[Chunk]) -> None:  # noqa: B027 (optional hook)
-        """Told the epoch plan once, before training: an engine may pick its path (and
-        CPU threads) from it."""
+    def plan(self, chunks: Sequence[Chunk], ledger: LossLedger) -> None:
+        """Told the epoch plan once, before training, and the ledger its steps write
+        their losses into: an engine may pick its path (and CPU threads) from the plan."""
+        self.ledger = ledger
 
     def close(self) -> None:  # noqa: B027 (optional hook)
         """Let go of what holds resources beyond the run (the torch engine's
@@ -71,16 +75,10 @@ class Engine(ABC):
         return torch.get_num_threads()
 
     @abstractmethod
-    def batches(
-        self,
-        order: torch.Tensor,
-        chunks: Sequence[Chunk],
-        progress: dict[str, Any] | None = None,
-    ) -> Iterable[Any]:
+    def batches(self, order: torch.Tensor, chunks: Sequence[Chunk]) -> Iterable[Any]:
         """Yield, for each chunk in turn, the training samples at positions
-        chunk.start:chunk.stop of `order` (indices into the training set). A new epoch
-        starts its loss bookkeeping afresh; a resumed one (`chunks` the rest of the
-        epoch's plan) takes it from `progress`, as `epoch_progress` gave it."""
+        chunk.start:chunk.stop of `order` (indices into the training set); `chunks` may
+        be the rest of an epoch's plan (a resumed epoch)."""
 
     def can_stop_at(self, position: int) -> bool:
         """Whether the loop may stop, or checkpoint, after the update that ends at
@@ -97,40 +95,14 @@ class Engine(ABC):
         so far (an engine may keep some in its own buffers until the epoch ends)."""
 
     @abstractmethod
-    def epoch_progress(self) -> dict[str, Any]:
-        """The epoch in progress's loss bookkeeping as host tensors and numbers: what
-        `batches(progress=...)` needs to finish the epoch with the same losses."""
-
-    @abstractmethod
     def step(self, batch: Any, chunk: Chunk) -> None:
         """Add chunk.weight x the gradient of the batch's mean cross-entropy to the
-        accumulated gradient; if chunk.last, apply p -= lr * grad and clear it."""
+        accumulated gradient, and its loss to the ledger; if chunk.last, apply
+        p -= lr * grad and clear it."""
 
     @abstractmethod
     def evaluate(self) -> float:
         """Test accuracy in percent, over the whole test set."""
-
-    @abstractmethod
-    def record_update_losses(self, updates_per_epoch: int) -> None:
-        """From now on, keep the mean loss of each update (before it is applied)."""
-
-    @abstractmethod
-    def take_update_losses(self) -> torch.Tensor:
-        """The epoch's per-update losses, on the host (a sync), and reset. Empty unless
-        record_update_losses was called."""
-
-    @abstractmethod
-    def running_loss(self) -> float:
-        """Mean loss of the epoch so far. Synchronises the device: call it rarely."""
-
-    @abstractmethod
-    def first_nonfinite_update(self) -> int | None:
-        """Asked once a loss was NaN or infinite: the index, within the epoch, of the
-        first update whose loss was (None if none). Synchronises the device."""
-
-    @abstractmethod
-    def take_epoch_loss(self) -> float:
-        """Mean loss over the epoch's samples, and reset for the next epoch."""
 
     def sgd_state(self) -> dict[str, Any]:
         """The SGD optimiser's state_dict, as torch.optim.SGD lays it out. Plain SGD (no

@@ -28,7 +28,7 @@ from typing import Any
 
 import torch
 
-from mnist_rules.engines import StepMode
+from mnist_rules.engines.modes import StepMode
 
 Unit = Callable[[], None]
 

@@ -17,10 +17,10 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, Subset, TensorDataset
 
-from mnist_rules.engines import Transfer
 from mnist_rules.engines.base import Engine, unit_floats
+from mnist_rules.engines.modes import Transfer
 from mnist_rules.engines.regions import BACKWARD, FORWARD, TRANSFER, UPDATE
-from mnist_rules.rules import Chunk
+from mnist_rules.training.rules import Chunk
 
 EVAL_BATCH_SIZE = 1000
 
@@ -61,27 +61,10 @@ class TorchEngine(Engine):
             self.train_set = data.train
         self.test_loader = DataLoader(data.test, batch_size=EVAL_BATCH_SIZE)
         self.optimizer = torch.optim.SGD(self.model.parameters(), lr=lr)  # no momentum
-        # Losses: each chunk's mean, weighted by its size, summed on the device.
-        self._loss_sum = torch.zeros((), device=device)
-        self._loss_samples = 0  # a host counter: reading it costs no sync
-        self._update_losses: torch.Tensor | None = None  # set by record_update_losses
-        self._update_loss = torch.zeros((), device=device)  # the update being built
-        self._update_index = 0
 
-    def batches(self, order: torch.Tensor, chunks: Sequence[Chunk], progress=None) -> DataLoader:
+    def batches(self, order: torch.Tensor, chunks: Sequence[Chunk]) -> DataLoader:
         # One DataLoader batch per chunk: a batch_sampler of index lists, so the chunks
         # of an update (and so its samples) are exactly those the plan names.
-        # A new epoch: its loss bookkeeping starts afresh, also after one left unfinished.
-        self._loss_sum.zero_()
-        self._loss_samples = self._update_index = 0
-        self._update_loss.zero_()
-        if progress is not None:  # a resumed epoch: its losses so far, as they were
-            self._loss_sum.copy_(progress["loss_sum"])
-            self._loss_samples = progress["loss_samples"]
-            done = progress["update_losses"]
-            if self._update_losses is not None:
-                self._update_losses[: len(done)] = done.to(self.device)
-            self._update_index = len(done)
         if self.stream is not None:
             self.stream.start_epoch(order)
             return self._streamed(order, chunks)
@@ -113,7 +96,7 @@ class TorchEngine(Engine):
                 loss = F.cross_entropy(self.net(images), labels)
             with region(BACKWARD):
                 (loss * chunk.weight if chunk.weight != 1.0 else loss).backward()
-        self._record_loss(loss, chunk)
+        self.ledger.add(loss, chunk)  # one device op: no sync
         if chunk.last:
             with region(UPDATE):
                 self.optimizer.step()
@@ -129,58 +112,11 @@ class TorchEngine(Engine):
         self.model.train()
         return 100.0 * correct.item() / len(self.test_loader.dataset)
 
-    def record_update_losses(self, updates_per_epoch: int) -> None:
-        self._update_losses = torch.zeros(updates_per_epoch, device=self.device)
-        self._update_index = 0
-
-    def _record_loss(self, mean_loss: torch.Tensor, chunk: Chunk) -> None:
-        loss = mean_loss.detach()
-        self._loss_sum += loss * chunk.size
-        self._loss_samples += chunk.size
-        if self._update_losses is None:
-            return
-        if chunk.weight == 1.0:  # the whole update in one chunk: one device op, no sync
-            self._update_losses[self._update_index] = loss
-        else:  # the update's mean loss is the weighted sum of its chunks' means
-            self._update_loss += loss * chunk.weight
-            if chunk.last:
-                self._update_losses[self._update_index] = self._update_loss
-                self._update_loss.zero_()
-        self._update_index += chunk.last
-
-    def first_nonfinite_update(self) -> int | None:
-        if self._update_losses is None:
-            raise RuntimeError("first_nonfinite_update needs record_update_losses")
-        bad = (~torch.isfinite(self._update_losses[: self._update_index])).nonzero()
-        # Asked after a bad loss: if no finished update had one, the update in progress
-        # (an update of several chunks) did.
-        return int(bad[0, 0]) if len(bad) else self._update_index
-
     def sgd_state(self) -> dict:
         return self.optimizer.state_dict()
 
     def load_sgd_state(self, state: dict) -> None:
         self.optimizer.load_state_dict(state)
-
-    def epoch_progress(self) -> dict:
-        done = self._update_index
-        losses = self._update_losses[:done] if self._update_losses is not None else None
-        return {
-            "loss_sum": self._loss_sum.to("cpu", copy=True),
-            "loss_samples": self._loss_samples,
-            "update_losses": torch.zeros(0) if losses is None else losses.to("cpu", copy=True),
-        }
-
-    def take_update_losses(self) -> torch.Tensor:
-        if self._update_losses is None:
-            return torch.zeros(0)
-        # copy=True: on the CPU, .cpu() would return a view the next epoch overwrites
-        losses = self._update_losses[: self._update_index].to("cpu", copy=True)
-        self._update_index = 0
-        return losses
-
-    def running_loss(self) -> float:
-        return self._loss_sum.item() / max(1, self._loss_samples)
 
     def close(self) -> None:
         # DDP's C++ reducer keeps the process group alive past destroy_process_group;
@@ -188,12 +124,6 @@ class TorchEngine(Engine):
         # ("terminate called without an active exception", SIGABRT) in about one
         # torchrun job in ten. Unwrapped, the group goes when the run stops it.
         self.net = self.model
-
-    def take_epoch_loss(self) -> float:
-        loss = self.running_loss()
-        self._loss_sum.zero_()
-        self._loss_samples = 0
-        return loss
 
 
 def _sum_gradients(process_group, bucket):

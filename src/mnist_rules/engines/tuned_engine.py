@@ -8,9 +8,9 @@
   (engines.blocked_sample_sgd), which is where that rule's time went; in the kernel
   step mode a block's per-sample steps run as one compiled loop
   (engines.kernel_sample_sgd).
-- No host sync per step: each sample's logits are written into one device tensor;
-  losses are computed from it when the loop asks (once per epoch, and at the
-  reporter's refreshes).
+- No host sync per step: each sample's logits are written into one device tensor,
+  which the loss ledger (training.ledger) turns into losses when the loop reads it
+  (once per epoch, and at the reporter's refreshes).
 - CPU threads: one while training per-sample steps (measured faster than two: a
   step's ops are too small to split) except for the per-block GEMMs, which use all
   cores; all cores for the other rules. Set for the epoch's loop only, so evaluation
@@ -23,13 +23,13 @@ from collections.abc import Callable, Iterator, Sequence
 
 import torch
 
-from mnist_rules.engines import StepMode, Transfer
 from mnist_rules.engines.base import Engine, unit_floats
 from mnist_rules.engines.blocked_sample_sgd import BLOCK, BlockedSampleSgd, cpu_threads
 from mnist_rules.engines.capture import LazyUnit, warn_fallback
 from mnist_rules.engines.mlp_steps import MlpParams, chunk_step
+from mnist_rules.engines.modes import StepMode, Transfer
 from mnist_rules.engines.regions import DATA, TRANSFER
-from mnist_rules.rules import Chunk
+from mnist_rules.training.rules import Chunk
 
 CLASSES = 10
 EVAL_CHUNK = 2000
@@ -103,14 +103,8 @@ class TunedEngine(Engine):
         self._logits = torch.zeros(n, CLASSES, device=device)
         self._start = torch.zeros((), dtype=torch.long, device=device)
         self._arange = torch.arange(max(n, block), device=device)
-        self._done = 0  # samples of this epoch trained so far (a host counter)
-        self._loss_sum = torch.zeros((), device=device)  # of samples [0, _loss_counted)
-        self._loss_counted = 0
         self._rows: list[tuple[torch.Tensor, torch.Tensor]] | None = None  # per-sample views
         self._per_sample = False
-        self._samples_per_update = n
-        self._keep_update_losses = False
-        self._epoch_sample_losses: torch.Tensor | None = None
         self._blocked = BlockedSampleSgd(self.params, lr, device, block)
         self._blocked.regions = self.regions
         # Seconds spent compiling: the kernel's (at plan), and each captured unit's first
@@ -124,15 +118,17 @@ class TunedEngine(Engine):
         self._deferred_block: int | None = None  # the waiting block's first position
         self._deferred_steps = 0
 
-    def plan(self, chunks: Sequence[Chunk]) -> None:
+    def plan(self, chunks: Sequence[Chunk], ledger) -> None:
+        super().plan(chunks, ledger)
         positions = chunks[-1].stop
         if positions != len(self._order):  # a process's share of the set (torchrun)
             self._order = torch.zeros(positions, dtype=torch.long, device=self.device)
             self._onehot = torch.zeros(positions, CLASSES, device=self.device)
             self._logits = torch.zeros(positions, CLASSES, device=self.device)
+        # The steps write each sample's logits: the ledger reads its losses from them.
+        ledger.keep_logits(self._logits, self._onehot, self.flush_steps)
         first = chunks[0]
         self._per_sample = first.size == 1 and first.last
-        self._samples_per_update = next(c.stop for c in chunks if c.last)
         cores = torch.get_num_threads()
         self._train_threads = 1 if self._per_sample else cores
         if self.device.type == "cpu":  # the per-block GEMMs are big enough to share
@@ -201,7 +197,7 @@ class TunedEngine(Engine):
             self._units[key] = LazyUnit(make(), self.step_mode, self.device, state, self)
         return self._units[key]
 
-    def batches(self, order: torch.Tensor, chunks: Sequence[Chunk], progress=None) -> Iterator:
+    def batches(self, order: torch.Tensor, chunks: Sequence[Chunk]) -> Iterator:
         self._order.copy_(order)
         if self._host_images is not None:
             self._order_host = order.cpu()
@@ -209,12 +205,6 @@ class TunedEngine(Engine):
             self.stream.start_epoch(order)
         # One-hot labels in training order, written into the buffer the row views see.
         self._onehot.zero_().scatter_(1, self.labels[self._order].unsqueeze(1), 1.0)
-        self._done = self._loss_counted = 0
-        self._loss_sum.zero_()
-        if progress is not None:  # a resumed epoch: the logits of the samples trained
-            logits = progress["logits"]
-            self._logits[: len(logits)] = logits.to(self.device)
-            self._done = len(logits)
         if self._per_sample and chunks and not self.can_stop_at(chunks[0].start):
             raise ValueError(f"per-sample steps resume at a block's start, not {chunks[0].start}")
         # The epoch's threads, given back also when the loop stops early.
@@ -230,7 +220,7 @@ class TunedEngine(Engine):
         logits = torch.empty(size, CLASSES, device=self.device)
         sync = None
         if self.world.distributed:  # one all-reduce per update, of all six gradients
-            from mnist_rules.distributed import all_reduce_sum_
+            from mnist_rules.training.distributed import all_reduce_sum_
 
             sync = lambda: all_reduce_sum_(self.params.flat_grad)  # noqa: E731
 
@@ -304,7 +294,7 @@ class TunedEngine(Engine):
         sgd.next_block(self._inputs(self._order[start : start + sgd.block]))
         for i in range(start, start + steps):
             sgd.step(*rows[i])
-        self._done = start + steps
+        self.ledger.trained_to(start + steps)
 
     def step(self, batch, chunk: Chunk) -> None:
         if not self._per_sample:
@@ -318,12 +308,12 @@ class TunedEngine(Engine):
         else:
             self._deferred_steps += 1
             if self._deferred_steps < self._blocked.block:
-                return  # waits for its block's unit; _done counts steps that ran
+                return  # waits for its block's unit: the ledger counts steps that ran
             unit = self._unit(("block", self._blocked.block), self._block_fn)
             self._start.fill_(self._deferred_block)
             unit()
             self._deferred_block, self._deferred_steps = None, 0
-        self._done = chunk.stop
+        self.ledger.trained_to(chunk.stop)
 
     def can_stop_at(self, position: int) -> bool:
         # Per-sample steps stop at a block's end only: the first layer's updates are
@@ -338,50 +328,6 @@ class TunedEngine(Engine):
     def flush_steps(self) -> None:
         if self._per_sample:  # the kernel mode's steps taken since its last call
             self._blocked.run_pending()
-
-    def epoch_progress(self) -> dict:
-        # The epoch's losses are computed from its logits: keep those trained so far.
-        self.flush_steps()  # the kernel mode's steps taken, run, so their logits are there
-        return {"logits": self._logits[: self._done].to("cpu", copy=True)}
-
-    def _sample_losses(self, upto: int, start: int = 0) -> torch.Tensor:
-        self.flush_steps()  # the kernel mode's steps taken, run, so their logits are there
-        log_probs = torch.log_softmax(self._logits[start:upto], 1)
-        return -(log_probs * self._onehot[start:upto]).sum(1)
-
-    def running_loss(self) -> float:
-        # Incremental: only the samples since the last call, so that a hundred calls
-        # an epoch cost one pass over the logits, not fifty.
-        done, counted = self._done, self._loss_counted
-        if done > counted:
-            self._loss_sum += self._sample_losses(done, counted).sum()
-            self._loss_counted = done
-        return self._loss_sum.item() / done if done else 0.0
-
-    def first_nonfinite_update(self) -> int | None:
-        bad = (~torch.isfinite(self._sample_losses(self._done))).nonzero()
-        return int(bad[0, 0]) // self._samples_per_update if len(bad) else None
-
-    def take_epoch_loss(self) -> float:
-        losses = self._sample_losses(self._done)
-        self._epoch_sample_losses = losses if self._keep_update_losses else None
-        self._done = self._loss_counted = 0
-        self._loss_sum.zero_()
-        return losses.mean().item()
-
-    def record_update_losses(self, updates_per_epoch: int) -> None:
-        self._keep_update_losses = True
-
-    def take_update_losses(self) -> torch.Tensor:
-        losses = self._epoch_sample_losses
-        if losses is None:
-            return torch.zeros(0)
-        # The mean over each update's samples: updates are consecutive runs of positions.
-        update = torch.arange(len(losses), device=self.device) // self._samples_per_update
-        updates = int(update[-1]) + 1
-        sums = torch.zeros(updates, device=self.device).index_add_(0, update, losses)
-        sizes = torch.bincount(update, minlength=updates)
-        return (sums / sizes).to("cpu", copy=True)
 
     @torch.no_grad()
     def evaluate(self) -> float:

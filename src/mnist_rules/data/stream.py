@@ -23,8 +23,8 @@ from pathlib import Path
 
 import torch
 
-from mnist_rules.engines import STREAM_BLOCK, STREAM_BUFFERS
-from mnist_rules.idx_mmap import MappedIdx
+from mnist_rules.data.idx_mmap import MappedIdx
+from mnist_rules.data.modes import STREAM_BLOCK, STREAM_BUFFERS
 
 
 def auto_data_mode(images_file: Path, processes: int = 1) -> str:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import torch
 
-from mnist_rules.data import check_idx_header
+from mnist_rules.data.idx_header import check_idx_header
 
 
 def idx_shape(path: Path) -> tuple[int, ...]:

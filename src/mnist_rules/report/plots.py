@@ -14,7 +14,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FixedLocator, LogLocator, NullFormatter, NullLocator
 
 from mnist_rules.atomic import atomic_path
-from mnist_rules.comparison import Comparison, overfit_peak, time_to_target
+from mnist_rules.report.comparison import Comparison, overfit_peak, time_to_target
 
 RULE_COLOURS = {"epoch": "tab:blue", "batch": "tab:orange", "sample": "tab:green"}
 SMOOTH_FROM = 200  # updates per run from which the update-loss panel adds a running mean

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from mnist_rules.errors import UsageError
-from mnist_rules.rules import Chunk, RuleName
+from mnist_rules.training.rules import Chunk, RuleName
 
 if TYPE_CHECKING:  # torch is imported where it is used: the CLI reads World for --help
     import torch
@@ -180,3 +180,31 @@ def barrier() -> None:
     import torch.distributed as dist
 
     dist.barrier()
+
+
+# -- what the loop agrees on over the processes, each a collective that every process
+# must reach at the same point of the epoch --------------------------------------------
+
+
+def any_process(flag: bool) -> bool:
+    """Whether `flag` is set in any process (a stop asked for by a signal)."""
+    return all_reduce([float(flag)], "max")[0] > 0
+
+
+def refresh(loss: float, samples: int, stop: bool) -> tuple[float, int, bool]:
+    """A refresh's view of the whole job: the mean loss over every process's samples so
+    far, their count, and whether a stop was asked for anywhere."""
+    total, count, asked = all_reduce([loss * samples, samples, float(stop)])
+    return total / count, int(count), asked > 0
+
+
+def mean_loss(loss: float, samples: int) -> float:
+    """The mean over every process's samples of each one's mean `loss` over `samples`."""
+    total, count = all_reduce([loss * samples, samples])
+    return total / count
+
+
+def first_update(first: int | None) -> int | None:
+    """The earliest of the processes' first non-finite updates (None: in none)."""
+    found = all_reduce([math.inf if first is None else first], "min")[0]
+    return None if math.isinf(found) else int(found)

@@ -44,8 +44,8 @@ from torch.profiler import profile as torch_profile
 import mnist_rules
 from mnist_rules.atomic import atomic_path, write_json
 from mnist_rules.engines.regions import BLOCK_GEMMS, COMPUTE, DATA, STEPS
-from mnist_rules.rules import RuleName
-from mnist_rules.training import TrainingRun
+from mnist_rules.training.loop import TrainingRun
+from mnist_rules.training.rules import RuleName
 
 # Updates profiled, and warm-up updates, per rule: an update of the epoch rule is a
 # whole epoch.
@@ -104,6 +104,7 @@ def endless_steps(run: TrainingRun) -> Iterator[tuple[Any, Any]]:
     """(batch, chunk) pairs from the run's epochs, one after another, for ever."""
     for _ in itertools.count():
         chunks = run.chunks
+        run.ledger.start_epoch()  # each epoch's losses afresh, as the loop keeps them
         yield from zip(run.engine.batches(run.next_order(), chunks), chunks, strict=True)
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 
 from mnist_rules.atomic import atomic_path
-from mnist_rules.data import MnistData
+from mnist_rules.data.mnist import MnistData
 
 IMAGES, LABELS = "train-images-idx3-ubyte", "train-labels-idx1-ubyte"
 TEST_FILES = ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")

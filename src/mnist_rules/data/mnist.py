@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import math
 import os
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from mnist_rules.data.idx_header import check_idx_header
 from mnist_rules.errors import DataError, UsageError
 
 if TYPE_CHECKING:
@@ -114,7 +114,7 @@ class StreamedTrainSet:
     read (one byte each). Duck-types what the engines use of a torchvision MNIST."""
 
     def __init__(self, raw_folder: Path):
-        from mnist_rules.idx_mmap import MappedIdx
+        from mnist_rules.data.idx_mmap import MappedIdx
 
         self.mapped = MappedIdx(raw_folder / "train-images-idx3-ubyte")
         labels = MappedIdx(raw_folder / "train-labels-idx1-ubyte")
@@ -125,44 +125,6 @@ class StreamedTrainSet:
 
     def __len__(self) -> int:
         return len(self.data)
-
-
-# IDX magic numbers: 0x0000 0x08 (unsigned bytes), then the number of dimensions.
-IDX_UBYTE_MAGIC = {3: 0x00000803, 1: 0x00000801}
-
-
-def check_idx_header(path: Path) -> None:
-    """Check an MNIST IDX file's magic number and length against its header, so that a
-    bad file is named with what is wrong with it (torchvision's parser asserts, or
-    fails to reshape, without saying which file or why)."""
-    ndim = 3 if "images" in path.name else 1
-    kind = "image" if ndim == 3 else "label"
-    expected = IDX_UBYTE_MAGIC[ndim]
-    fix = "Replace it with the original file, or delete the four files to download fresh copies."
-    size = path.stat().st_size
-    header_size = 4 + 4 * ndim
-    with open(path, "rb") as f:
-        header = f.read(header_size)
-    magic = int.from_bytes(header[:4], "big") if len(header) >= 4 else None
-    if magic != expected:
-        found = f"0x{magic:08x}" if magic is not None else f"only {size} bytes"
-        raise DataError(
-            f"{path.name} in {path.parent} is not an MNIST {kind} file: an IDX {kind} file"
-            f" starts with the magic number 0x{expected:08x}, and this one has {found}. {fix}"
-        )
-    if size < header_size:
-        raise DataError(
-            f"{path.name} in {path.parent} ends inside its header ({size} bytes). {fix}"
-        )
-    dims = [int.from_bytes(header[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim)]
-    needed = header_size + math.prod(dims)
-    if size != needed:
-        state = "truncated" if size < needed else "longer than its header says"
-        raise DataError(
-            f"{path.name} in {path.parent} is {state}: its header gives"
-            f" {' x '.join(map(str, dims))} bytes of data ({needed:,} bytes with the header),"
-            f" but the file has {size:,}. {fix}"
-        )
 
 
 def _dataset_class(dataset: DatasetName) -> type[MNIST]:

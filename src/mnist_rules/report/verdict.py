@@ -3,7 +3,7 @@ times faster it was than each of the others, and what each cost per epoch."""
 
 from __future__ import annotations
 
-from mnist_rules.comparison import Comparison, median_epoch_seconds
+from mnist_rules.report.comparison import Comparison, median_epoch_seconds
 
 
 def verdict(comparison: Comparison) -> str:

@@ -6,7 +6,7 @@ object is refused before anything in it runs. It is written atomically (temporar
 file, then rename), so a crash or a second Ctrl-C while saving leaves the previous
 checkpoint whole.
 
-Contents (TrainingRun.state_dict builds it):
+Contents (`state_dict` builds it; `load_state_dict` puts it back into a run):
   format, version   what this file is
   identity          what must match for a resume: rule, model, data, lr, batch size,
                     shuffle, seed, engine (checked by `check_identity`)
@@ -14,24 +14,36 @@ Contents (TrainingRun.state_dict builds it):
   rng               the shuffling generator's state and torch's global CPU RNG state
   position          finished epochs; samples, updates and seconds of the next one
   order             that epoch's sample order, when it is under way (else None)
-  engine_progress   that epoch's loss bookkeeping, so that its loss comes out the same
+  losses            that epoch's loss ledger so far, so that its loss comes out the same
   result            the RunResult so far (the finished epochs)
 """
 
 from __future__ import annotations
 
+import hashlib
 import pickle
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
 from mnist_rules.atomic import atomic_path
+from mnist_rules.data.modes import STREAM_BLOCK
+from mnist_rules.engines.modes import StepMode
 from mnist_rules.errors import UsageError, UserError
+from mnist_rules.model import LAYER_SIZES
+from mnist_rules.report.results import EpochResult
+
+if TYPE_CHECKING:
+    from mnist_rules.data.mnist import MnistData
+    from mnist_rules.training.loop import EpochProgress, TrainingRun
 
 FORMAT = "mnist-rules checkpoint"
-VERSION = 1
+# 2: an epoch under way keeps its loss ledger ("losses"); version 1 kept each engine's
+# own bookkeeping ("engine_progress"), so only its checkpoints between epochs resume.
+VERSION = 2
 
 # How to ask for each identity field on the command line, for the mismatch message.
 _OPTIONS = {
@@ -94,6 +106,8 @@ def read(path: Path) -> dict[str, Any]:
             f"--resume {path}: not an mnist-rules checkpoint (a torch file, but not one"
             " written by `mnist-rules train --checkpoint`)."
         )
+    if state.get("version") == 1 and not state.get("position", {}).get("samples"):
+        state["version"] = VERSION  # between epochs: nothing of the ledger to carry over
     if state.get("version") != VERSION:
         raise UserError(
             f"--resume {path}: a version {state.get('version')} checkpoint; this"
@@ -101,6 +115,107 @@ def read(path: Path) -> dict[str, Any]:
             " wrote it, or start afresh."
         )
     return state
+
+
+def identity(run: TrainingRun) -> dict[str, Any]:
+    """What a checkpoint must share with `run` to be resumed by it."""
+    r = run.result
+    return {
+        "rule": r.rule,
+        "model": "-".join(map(str, LAYER_SIZES)),
+        "dataset": r.dataset,
+        "train_size": r.train_size,
+        "data_sha256": run.data_sha256(),
+        "engine": r.engine,
+        "lr": r.lr,
+        "batch_size": r.batch_size,
+        "shuffle": r.shuffle,
+        # The batch rule's shuffle: a full permutation (0), or blocks of this size.
+        "shuffle_block": run.config.stream_block if run.streamed and r.shuffle else 0,
+        "seed": r.seed,
+    }
+
+
+def data_sha256(data: MnistData) -> str:
+    """A hash of the training images and labels in use (about 0.1 s)."""
+    n, digest = data.train_size, hashlib.sha256()
+    images = data.train_images
+    mapped = getattr(data.train, "mapped", None)  # stream mode's file
+    for lo in range(0, n, STREAM_BLOCK):  # the same digest as at once
+        hi = min(lo + STREAM_BLOCK, n)
+        digest.update(images[lo:hi].contiguous().numpy().data)
+        if mapped is not None:  # read, then out of memory again
+            mapped.release(lo, hi)
+    digest.update(data.train.targets[:n].contiguous().numpy().data)
+    return digest.hexdigest()
+
+
+def state_dict(run: TrainingRun, progress: EpochProgress | None = None) -> dict[str, Any]:
+    """The checkpoint of `run`: after its finished epochs, or mid-epoch at `progress`
+    (the engine's model already synchronised). Tensors and plain values only."""
+    return {
+        "format": FORMAT,
+        "version": VERSION,
+        "identity": identity(run),
+        "model": run.engine.weights(),
+        "sgd": run.engine.sgd_state(),
+        "rng": {"order": run.order_rng.get_state(), "torch": torch.get_rng_state()},
+        "position": {
+            "epochs": len(run.result.epochs),
+            "samples": progress.samples if progress else 0,
+            "updates": progress.updates if progress else 0,
+            "seconds": progress.seconds if progress else 0.0,
+        },
+        "order": progress.order.cpu().clone() if progress else None,
+        "losses": progress.losses if progress else None,
+        "result": run.result.to_dict(),
+    }
+
+
+def load_state_dict(run: TrainingRun, state: dict[str, Any], source: Path | str) -> None:
+    """Make `run` go on from a checkpoint (read by `read`): refused unless it is from
+    the same run (rule, model, data, settings), and at a point it can resume from."""
+    check_identity(source, state["identity"], identity(run))
+    theirs = StepMode(state["result"].get("step_mode", "eager")).value
+    if theirs != run.result.step_mode:  # the same math, summed in another order
+        warnings.warn(
+            f"--resume {source}: the checkpoint's steps ran in {theirs} mode, this"
+            f" run's in {run.result.step_mode} mode: it goes on with the same math,"
+            f" but not bit for bit (give --step-mode {theirs} for that).",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+    position = state["position"]
+    finished, samples = position["epochs"], position["samples"]
+    mid_epoch = samples > 0
+    if run.config.epochs < finished + mid_epoch:
+        raise UsageError(
+            f"--resume {source}: the checkpoint has {finished} finished epochs"
+            + (" and one under way" if mid_epoch else "")
+            + f"; --epochs {run.config.epochs} asks for fewer. Give --epochs"
+            f" {finished + mid_epoch} or more."
+        )
+    if mid_epoch and run.world.distributed:
+        raise UsageError(
+            f"--resume {source}: the checkpoint stopped in the middle of an epoch, and"
+            " under torchrun each process trains a share of the epoch instead; resume"
+            " it in one process (without torchrun) to the end of that epoch first."
+        )
+    boundaries = {c.stop for c in run.chunks if c.last}
+    if mid_epoch and not (samples in boundaries and run.engine.can_stop_at(samples)):
+        raise UsageError(
+            f"--resume {source}: the checkpoint stopped at sample {samples:,} of its"
+            " epoch, which is not a point this engine can resume from; resume it with"
+            " the mnist-rules that wrote it."
+        )
+    run.engine.model.load_state_dict(state["model"])
+    run.engine.load_sgd_state(state["sgd"])
+    run.order_rng.set_state(state["rng"]["order"])
+    torch.set_rng_state(state["rng"]["torch"])
+    run.result.epochs = [EpochResult(**e) for e in state["result"]["epochs"]]
+    if mid_epoch:
+        run.resume_at(state["order"], samples, position["updates"], position["seconds"],
+                      state["losses"])  # fmt: skip
 
 
 def check_identity(path: Path, saved: dict[str, Any], wanted: dict[str, Any]) -> None:

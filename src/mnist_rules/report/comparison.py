@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from mnist_rules.atomic import atomic_path, write_json
-from mnist_rules.results import RunResult
+from mnist_rules.report.results import RunResult
 
 COMPARISON_SCHEMA_VERSION = 1
 

@@ -1,0 +1,86 @@
+"""The package's shape: no module imports one that imports it back, none is too long
+to read in one sitting, and each folder says what lives in it."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parents[1] / "src" / "mnist_rules"
+MAX_LINES = 400
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+MODULES = {module_name(p): p for p in PACKAGE.rglob("*.py")}
+
+
+def _type_checking_only(node: ast.AST) -> bool:
+    return isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test)
+
+
+def imported(path: Path) -> set[str]:
+    """The package's modules that `path` imports, at the top or inside a function
+    (imports under `if TYPE_CHECKING:` run only for type checkers, and do not count)."""
+    found, todo = set(), list(ast.parse(path.read_text()).body)
+    while todo:
+        node = todo.pop()
+        if _type_checking_only(node):
+            continue
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            for alias in node.names:  # `from pkg import module` imports the module
+                sub = f"{node.module}.{alias.name}"
+                found.add(sub if sub in MODULES else node.module)
+        todo.extend(ast.iter_child_nodes(node))
+    return {name for name in found if name in MODULES}
+
+
+def a_cycle(graph: dict[str, set[str]]) -> str | None:
+    """One chain of imports that leads back to where it started, or None."""
+    for start in sorted(graph):
+        todo, seen = [(start, [start])], set()
+        while todo:
+            name, path = todo.pop()
+            for dep in sorted(graph[name]):
+                if dep == start:
+                    return " -> ".join([*path, start])
+                if dep not in seen:
+                    seen.add(dep)
+                    todo.append((dep, [*path, dep]))
+    return None
+
+
+def test_no_module_imports_one_that_imports_it_back():
+    graph = {name: imported(path) - {name} for name, path in MODULES.items()}
+    assert a_cycle(graph) is None
+
+
+def test_the_cycle_finder_finds_a_long_cycle():
+    assert a_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == "a -> b -> c -> a"
+    assert a_cycle({"a": {"b"}, "b": set()}) is None
+
+
+def test_the_cycle_finder_finds_a_function_level_import(tmp_path):
+    module = tmp_path / "m.py"
+    module.write_text(
+        "from typing import TYPE_CHECKING\n"
+        "if TYPE_CHECKING:\n    from mnist_rules.device import describe\n"
+        "def f():\n    from mnist_rules.errors import UserError\n"
+    )
+    assert imported(module) == {"mnist_rules.errors"}
+
+
+def test_no_module_is_longer_than_about_four_hundred_lines():
+    lengths = {name: len(p.read_text().splitlines()) for name, p in MODULES.items()}
+    assert {name: n for name, n in lengths.items() if n > MAX_LINES} == {}
+
+
+def test_every_folder_says_what_lives_in_it():
+    for folder in [PACKAGE, *(p for p in PACKAGE.iterdir() if (p / "__init__.py").exists())]:
+        doc = ast.get_docstring(ast.parse((folder / "__init__.py").read_text()))
+        assert doc, f"{folder.name}/__init__.py has no docstring"
