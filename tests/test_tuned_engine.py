@@ -114,8 +114,10 @@ def test_inputs_are_bit_identical_to_totensor(tiny_data):
     run = TrainingRun(TrainConfig(engine="tuned", device="cpu"), tiny_data)
     idx = torch.tensor([3, 0, 511])
     expected = torch.stack([tiny_data.train[i][0].reshape(-1) for i in idx.tolist()])
-    assert torch.equal(run.engine._inputs(idx), expected)
-    assert run.engine.images.dtype == torch.uint8  # decoded once, kept as bytes
+    source = run.engine.source  # resident: the images at positions of the epoch's order
+    source.start_epoch(torch.arange(run.result.train_size))  # dataset order: index = position
+    assert torch.equal(source.at(idx), expected)
+    assert source.images.dtype == torch.uint8  # decoded once, kept as bytes
 
 
 def test_evaluate_agrees_with_the_torch_engine_on_the_same_weights(tiny_data):

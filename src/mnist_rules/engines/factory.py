@@ -40,15 +40,19 @@ def create_engine(
     if name is EngineName.tuned:
         from mnist_rules.engines.tuned_engine import TunedEngine
 
-        return TunedEngine(
-            model,
-            data,
-            device,
-            lr,
-            step_mode,
-            transfer=transfer,
-            pinned=pinned,
-            world=world,
-            stream=stream,
-        )
+        source = _input_source(data, device, transfer, pinned, stream)
+        return TunedEngine(model, data, device, lr, step_mode, source=source, world=world)
     raise ValueError(f"unknown engine {name!r}")
+
+
+def _input_source(data, device, transfer, pinned, stream):
+    """The tuned engine's inputs: streamed, copied per step (on CUDA only: on a CPU
+    there is nothing to copy), or resident."""
+    from mnist_rules.engines import input_sources
+
+    images = data.train_images.reshape(data.train_size, -1)
+    if stream is not None:
+        return input_sources.StreamedInputs(stream)
+    if Transfer(transfer or Transfer.resident) is Transfer.per_step and device.type == "cuda":
+        return input_sources.HostCopiedInputs(images, device, pinned)
+    return input_sources.ResidentInputs(images, device, pinned)

@@ -26,9 +26,14 @@ import torch
 from mnist_rules.engines.base import Engine, unit_floats
 from mnist_rules.engines.blocked_sample_sgd import BLOCK, BlockedSampleSgd, cpu_threads
 from mnist_rules.engines.capture import LazyUnit, warn_fallback
+from mnist_rules.engines.input_sources import (
+    HostCopiedInputs,
+    InputSource,
+    ResidentInputs,
+    to_device,
+)
 from mnist_rules.engines.mlp_steps import MlpParams, chunk_step
 from mnist_rules.engines.modes import StepMode, Transfer
-from mnist_rules.engines.regions import DATA, TRANSFER
 from mnist_rules.training.rules import Chunk
 
 CLASSES = 10
@@ -45,13 +50,6 @@ class _NoRows:
 _NO_ROWS = _NoRows()
 
 
-def to_device(t: torch.Tensor, device: torch.device) -> torch.Tensor:
-    """One copy to the device; from pinned memory and asynchronous on CUDA."""
-    if device.type == "cuda":
-        return t.pin_memory().to(device, non_blocking=True)
-    return t.to(device)
-
-
 class TunedEngine(Engine):
     name = "tuned"
 
@@ -64,41 +62,32 @@ class TunedEngine(Engine):
         step_mode=StepMode.eager,
         block=None,
         *,
-        transfer=None,
-        pinned=False,
+        source: InputSource | None = None,
         world=None,
-        stream=None,
     ):
         super().__init__(model, data, device, lr, world)
         block = block or BLOCK
         self.lr, self.step_mode = lr, StepMode(step_mode)
         self.params = MlpParams(self.model)
         n = data.train_size
-        # Stream mode: the images stay in the mapped file, served a block at a time
-        # (on CUDA, copied to the device by the stream itself, on its side stream).
-        self.stream = stream
-        if stream is not None and self.step_mode.captures:
-            raise ValueError("stream mode does not run captured steps")
-        streamed = stream is not None
-        images = data.train_images.reshape(n, -1)
-        images = images if streamed else images.contiguous()
-        # Per-step transfer (for `profile`; on CUDA only, the CPU has nothing to copy):
-        # the images stay on the host, and each step's are gathered and copied over.
-        self.transfer = Transfer(transfer or Transfer.resident)
-        self.pinned = pinned and device.type == "cuda"
-        per_step = self.transfer is Transfer.per_step and device.type == "cuda"
-        if per_step and self.step_mode.captures:
-            raise ValueError("per-step transfer does not run captured steps")
-        self._host_images = images if per_step else None
-        self._order_host = torch.zeros(0, dtype=torch.long)
-        self.images = images if per_step or streamed else to_device(images, device)
+        # Where the training images come from (engines.input_sources): resident on the
+        # device unless the factory gave another source.
+        self.source = source or ResidentInputs(data.train_images.reshape(n, -1), device)
+        self.source.regions = self.regions
+        if self.step_mode.captures and not self.source.static:
+            raise ValueError("captured steps gather their inputs from the resident set only")
+        self.stream = getattr(self.source, "stream", None)  # profile reads stream mode's ring
+        self.transfer = (
+            Transfer.per_step if isinstance(source, HostCopiedInputs) else Transfer.resident
+        )
+        self.pinned = getattr(self.source, "pinned", False)
         self.labels = to_device(data.train.targets[:n], device)
         test = data.test
         self.test_images = to_device(test.data.reshape(len(test), -1).contiguous(), device)
         self.test_labels = to_device(test.targets, device)
-        # Static buffers (fixed addresses: captured units read and write them): the
-        # epoch's order, each position's one-hot label and logits, and where a unit starts.
-        self._order = torch.zeros(n, dtype=torch.long, device=device)
+        # Static buffers (fixed addresses: captured units read and write them): each
+        # position's one-hot label and logits, and where a unit starts.
+        self._positions = n  # positions in an epoch: the whole set, or a torchrun share
         self._onehot = torch.zeros(n, CLASSES, device=device)
         self._logits = torch.zeros(n, CLASSES, device=device)
         self._start = torch.zeros((), dtype=torch.long, device=device)
@@ -121,8 +110,8 @@ class TunedEngine(Engine):
     def plan(self, chunks: Sequence[Chunk], ledger) -> None:
         super().plan(chunks, ledger)
         positions = chunks[-1].stop
-        if positions != len(self._order):  # a process's share of the set (torchrun)
-            self._order = torch.zeros(positions, dtype=torch.long, device=self.device)
+        if positions != self._positions:  # a process's share of the set (torchrun)
+            self._positions = positions
             self._onehot = torch.zeros(positions, CLASSES, device=self.device)
             self._logits = torch.zeros(positions, CLASSES, device=self.device)
         # The steps write each sample's logits: the ledger reads its losses from them.
@@ -158,36 +147,6 @@ class TunedEngine(Engine):
         # and the new object's block_threads stays None (no switch twice a block).
         self._train_threads = cores
 
-    def _inputs(self, idx: torch.Tensor) -> torch.Tensor:
-        """The images at `idx` (device indices into the resident set), as floats."""
-        with self.regions(DATA):
-            return unit_floats(self.images[idx])
-
-    def _inputs_at(self, start: int, size: int, one_by_one: bool = False) -> torch.Tensor:
-        """The images at positions start..start+size of the epoch's order, as floats:
-        from the resident set, or, with per-step transfer, gathered on the host and
-        copied over (`one_by_one`: each sample's image on its own, as per-sample SGD
-        done the plain way would); or, in stream mode, from the stream's blocks."""
-        if self.stream is not None:  # the copy, if any, was queued by the stream
-            with self.regions(DATA):
-                return unit_floats(self.stream.rows(start, size))
-        if self._host_images is None:
-            return self._inputs(self._order[start : start + size])
-        with self.regions(DATA):
-            idx = self._order_host[start : start + size]
-            if self.pinned:  # the caching host allocator keeps it until the copy is done
-                host = torch.empty((size, self._host_images.shape[1]), dtype=torch.uint8)
-                host = host.pin_memory()
-                torch.index_select(self._host_images, 0, idx, out=host)
-            else:
-                host = self._host_images[idx]
-        with self.regions(TRANSFER):
-            self.regions.count_copy(host)
-            copy = lambda t: t.to(self.device, non_blocking=self.pinned)  # noqa: E731
-            x = torch.stack([copy(row) for row in host]) if one_by_one else copy(host)
-        with self.regions(DATA):
-            return unit_floats(x)
-
     def _unit(self, key: tuple, make: Callable[[], Callable[[], None]]) -> LazyUnit:
         """The unit for `key`, its function made by `make` on first use. `state`: what
         a graph capture's warm-up changes and must give back."""
@@ -198,13 +157,10 @@ class TunedEngine(Engine):
         return self._units[key]
 
     def batches(self, order: torch.Tensor, chunks: Sequence[Chunk]) -> Iterator:
-        self._order.copy_(order)
-        if self._host_images is not None:
-            self._order_host = order.cpu()
-        if self.stream is not None:
-            self.stream.start_epoch(order)
+        self.source.start_epoch(order)
         # One-hot labels in training order, written into the buffer the row views see.
-        self._onehot.zero_().scatter_(1, self.labels[self._order].unsqueeze(1), 1.0)
+        labels = self.labels[order.to(self.device)]
+        self._onehot.zero_().scatter_(1, labels.unsqueeze(1), 1.0)
         if self._per_sample and chunks and not self.can_stop_at(chunks[0].start):
             raise ValueError(f"per-sample steps resume at a block's start, not {chunks[0].start}")
         # The epoch's threads, given back also when the loop stops early.
@@ -226,10 +182,10 @@ class TunedEngine(Engine):
 
         def run() -> None:
             pos = self._arange[:size] + self._start
-            if self._host_images is None and self.stream is None:
-                x = self._inputs(self._order[pos])
+            if self.source.static:  # through a device index: a captured unit can
+                x = self.source.at(pos)
             else:  # eager only: the chunk's start is known on the host
-                x = self._inputs_at(self._chunk_start, size)
+                x = self.source.inputs(self._chunk_start, size)
             onehot = self._onehot[pos]
             chunk_step(self.params, x, onehot, logits, weight, self.lr, apply, self.regions, sync)
             self._logits.index_copy_(0, pos, logits)
@@ -237,7 +193,7 @@ class TunedEngine(Engine):
         return run
 
     def _samples(self, chunks: Sequence[Chunk]) -> Iterator:
-        sgd, n = self._blocked, len(self._order)
+        sgd, n = self._blocked, self._positions
         if self.step_mode is StepMode.kernel:  # its steps take their rows a block at a time
             rows = _NO_ROWS
         elif self._rows is None:  # 2 x 60,000 views (0.25 s): made once, not every epoch
@@ -256,7 +212,7 @@ class TunedEngine(Engine):
                     if defer and size == sgd.block:  # a whole block: one unit, at its end
                         self._deferred_block, self._deferred_steps = i, 0
                     else:  # eager or kernel, or the epoch's last, short block
-                        x = self._inputs_at(i, size, one_by_one=True)
+                        x = self.source.inputs(i, size, one_by_one=True)
                         sgd.start_block(x, self._onehot[i : i + size], self._logits[i : i + size])
                 yield rows[i]  # (one-hot label, logits out)
         finally:  # also when the loop stops early: the model holds every step taken
@@ -275,7 +231,7 @@ class TunedEngine(Engine):
         def run() -> None:
             pos = self._arange[:block] + self._start
             onehot.copy_(self._onehot[pos])
-            sgd.next_block(self._inputs(self._order[pos]))
+            sgd.next_block(self.source.at(pos))
             for row in rows:
                 sgd.step(*row)
             sgd.finish_block()
@@ -291,7 +247,7 @@ class TunedEngine(Engine):
         if start is None or not steps:
             return
         sgd = self._blocked
-        sgd.next_block(self._inputs(self._order[start : start + sgd.block]))
+        sgd.next_block(self.source.inputs(start, sgd.block))
         for i in range(start, start + steps):
             sgd.step(*rows[i])
         self.ledger.trained_to(start + steps)
@@ -319,7 +275,7 @@ class TunedEngine(Engine):
         # Per-sample steps stop at a block's end only: the first layer's updates are
         # one GEMM per block, so a block cut in two would sum them in another order.
         block = self._blocked.block
-        return not self._per_sample or position % block == 0 or position == len(self._order)
+        return not self._per_sample or position % block == 0 or position == self._positions
 
     def sync_model(self) -> None:
         if self._per_sample:  # the pending first-layer update; layers 2 and 3 written back
