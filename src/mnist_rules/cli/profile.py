@@ -1,5 +1,5 @@
 """`mnist-rules profile`: where an update step's time goes (data, host-to-device
-transfer, compute, overhead), measured under torch.profiler (mnist_rules.profiling)."""
+transfer, compute, overhead), measured under torch.profiler (report.profiling)."""
 
 from __future__ import annotations
 

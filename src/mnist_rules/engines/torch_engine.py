@@ -33,7 +33,7 @@ class TorchEngine(Engine):
         self, model, data, device, lr, transfer=None, pinned=False, *, world=None, stream=None
     ):
         super().__init__(model, data, device, lr, world)
-        # Stream mode: batches cut from the blocks of a memory-mapped set (stream.py),
+        # Stream mode: batches cut from the blocks of a memory-mapped set (data/stream.py),
         # not a DataLoader over a torchvision dataset, which would page the whole file in.
         self.stream = stream
         if stream is not None:

@@ -1,6 +1,6 @@
 """What `compare` concludes from finished runs: time to a target accuracy, the epoch
 where a rule starts to overfit, and the JSON and CSV it writes (the verdict in words is
-mnist_rules.verdict).
+report.verdict).
 
 Pure functions of the recorded epochs (no torch), so each can be tested on synthetic
 histories.
