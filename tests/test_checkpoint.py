@@ -13,7 +13,7 @@ import torch
 
 from cli_runner import assert_clean_failure, invoke
 from idx_files import write_dataset
-from mnist_rules.errors import Diverged, Interrupted
+from mnist_rules.errors import Diverged, Interrupted, UserError
 from mnist_rules.training import checkpoint as ckpt
 from mnist_rules.training.checkpoint import Checkpointer
 from mnist_rules.training.config import TrainConfig
@@ -282,3 +282,49 @@ def test_divergence_names_the_last_checkpoint(tiny_data, tmp_path, monkeypatch):
         )
     assert f"The last checkpoint, after epoch 2, is in {path}." in str(caught.value)
     assert ckpt.read(path)["position"]["epochs"] == 2
+
+
+def test_a_version_1_checkpoint_resumes_between_epochs_and_is_refused_mid_epoch(
+    tiny_data, tmp_path
+):
+    """Version 1 kept each engine's own loss bookkeeping: nothing of it is needed between
+    epochs, so those checkpoints go on; one written mid-epoch cannot, and says so."""
+    config = lambda epochs: TrainConfig(rule="batch", engine="tuned", epochs=epochs, device="cpu")  # noqa: E731
+    path = tmp_path / "c.pt"
+    train(config(1), tiny_data, checkpoint=Checkpointer(path))
+    state = ckpt.read(path)
+    state["version"] = 1
+    state["engine_progress"] = state.pop("losses")  # None between epochs, as version 1 wrote
+    ckpt.write(path, state)
+    resumed = train(config(2), tiny_data, resume=ckpt.read(path), resume_path=path)
+    assert_same_run(resumed, train(config(2), tiny_data))
+    state["position"]["samples"] = 100  # as if stopped at update 1 of the epoch
+    ckpt.write(path, state)
+    with pytest.raises(UserError, match="a version 1 checkpoint; this mnist-rules reads version 2"):
+        ckpt.read(path)
+
+
+def test_a_torchrun_stop_mid_epoch_says_where_the_epoch_end_checkpoint_is(tiny_data, tmp_path):
+    """Under torchrun the processes stop together at a refresh, where no checkpoint is
+    written: the message names the last one, from an epoch's end."""
+    from mnist_rules.training import loop
+    from mnist_rules.training.reporter import SILENT
+
+    config = TrainConfig(rule="batch", engine="tuned", epochs=3, device="cpu")
+    run = TrainingRun(config, tiny_data)
+    checkpoint = Checkpointer(tmp_path / "c.pt")
+    calls = []
+
+    def run_epoch(reporter, checkpoint):
+        calls.append(1)
+        if len(calls) == 2:  # the second epoch: stopped mid-way, as a torchrun job stops
+            run.stopped_mid_epoch = True
+            raise run._interrupted(3)
+        return TrainingRun.run_epoch(run, reporter, checkpoint)
+
+    run.run_epoch = run_epoch
+    with pytest.raises(
+        Interrupted,
+        match=r"checkpoints are written at epoch ends: the last, after epoch 1, is in",
+    ):
+        loop._train_epochs(run, config, SILENT, checkpoint, None, "c.pt")

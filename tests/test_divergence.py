@@ -71,7 +71,7 @@ def test_first_nonfinite_update_is_exact(tiny_data, engine, mode, rule, poison, 
     if engine == "tuned":
         run.engine._logits[poison, 0] = float("nan")
     else:
-        run.ledger.sums[poison] = float("inf")
+        run.ledger.means[poison] = float("inf")
     assert run.ledger.first_nonfinite_update() == update
     # One ledger: the running loss the loop checks sees the poison too, for both engines
     # (the torch engine kept its running sum apart from its per-update record before).

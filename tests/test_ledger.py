@@ -111,4 +111,4 @@ def test_a_new_epoch_starts_afresh(logits_and_labels):
     ledger = by_chunks(chunks, logits, labels)
     ledger.start_epoch()
     assert ledger.running_loss() == 0.0 and ledger.samples == 0
-    assert torch.count_nonzero(ledger.sums) == 0
+    assert torch.count_nonzero(ledger.means) == 0

@@ -6,7 +6,7 @@ tensor views the mapping without a copy, so the kernel pages in only what is rea
 Pages once read stay in the process's resident memory until the kernel needs them
 back, so a reader that has copied a range out calls `release` to drop its pages:
 the process then holds only the ranges in flight. The header is checked first
-(data.check_idx_header): a damaged file fails with the same clear error as in
+(data.idx_header.check_idx_header): a damaged file fails with the same clear error as in
 resident mode.
 """
 

@@ -37,7 +37,7 @@ class Engine(ABC):
     # Whether iterating `batches` does the data loading (a DataLoader), rather than
     # steps and regions of the engine's own (engines.regions).
     loads_in_batches: ClassVar[bool] = False
-    # Stream mode's reader of the mapped training set (stream.BlockStream), or None.
+    # Stream mode's reader of the mapped training set (data.stream.BlockStream), or None.
     stream = None
     # Seconds spent compiling steps so far (the tuned engine's kernel and captured units):
     # not training time, which the loop reports without them.

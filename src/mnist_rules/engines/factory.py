@@ -41,7 +41,9 @@ def create_engine(
         from mnist_rules.engines.tuned_engine import TunedEngine
 
         source = _input_source(data, device, transfer, pinned, stream)
-        return TunedEngine(model, data, device, lr, step_mode, source=source, world=world)
+        return TunedEngine(
+            model, data, device, lr, step_mode, source=source, transfer=transfer, world=world
+        )
     raise ValueError(f"unknown engine {name!r}")
 
 
@@ -52,7 +54,7 @@ def _input_source(data, device, transfer, pinned, stream):
 
     images = data.train_images.reshape(data.train_size, -1)
     if stream is not None:
-        return input_sources.StreamedInputs(stream)
+        return input_sources.StreamedInputs(stream, pinned)
     if Transfer(transfer or Transfer.resident) is Transfer.per_step and device.type == "cuda":
         return input_sources.HostCopiedInputs(images, device, pinned)
     return input_sources.ResidentInputs(images, device, pinned)

@@ -32,6 +32,10 @@ class InputSource:
     pinned = False  # whether host memory is pinned for the copies (CUDA only)
     regions = Regions()  # the engine's, set when it is given the source
 
+    def plan(self, positions: int) -> None:
+        """Told once, before training, how many positions an epoch has (the whole set,
+        or a process's share under torchrun)."""
+
     def start_epoch(self, order: torch.Tensor) -> None:
         """The epoch's order (indices into the training set, on the host)."""
         raise NotImplementedError
@@ -54,10 +58,12 @@ class ResidentInputs(InputSource):
         self.pinned = pinned and device.type == "cuda"
         self.order = torch.zeros(0, dtype=torch.long, device=device)
 
+    def plan(self, positions: int) -> None:
+        # Made once, before any unit is captured: a graph keeps reading this address.
+        self.order = torch.zeros(positions, dtype=torch.long, device=self.images.device)
+
     def start_epoch(self, order: torch.Tensor) -> None:
-        if len(self.order) != len(order):  # once: the whole set, or a torchrun share
-            self.order = torch.zeros(len(order), dtype=torch.long, device=self.images.device)
-        self.order.copy_(order)
+        self.order.copy_(order)  # a length other than the plan's fails here
 
     def at(self, positions: torch.Tensor) -> torch.Tensor:
         """The images at `positions` (a device tensor) of the order, as floats."""
@@ -100,9 +106,9 @@ class StreamedInputs(InputSource):
     """Blocks of the mapped file, read ahead by the stream (on CUDA it also queues the
     copies, on its side stream)."""
 
-    def __init__(self, stream: BlockStream):
+    def __init__(self, stream: BlockStream, pinned: bool = False):
         self.stream = stream
-        self.pinned = stream.device.type == "cuda"  # its host ring is pinned on CUDA
+        self.pinned = pinned and stream.device.type == "cuda"  # as asked; its ring is, on CUDA
 
     def start_epoch(self, order: torch.Tensor) -> None:
         self.stream.start_epoch(order)

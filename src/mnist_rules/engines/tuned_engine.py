@@ -27,7 +27,6 @@ from mnist_rules.engines.base import Engine, unit_floats
 from mnist_rules.engines.blocked_sample_sgd import BLOCK, BlockedSampleSgd, cpu_threads
 from mnist_rules.engines.capture import LazyUnit, warn_fallback
 from mnist_rules.engines.input_sources import (
-    HostCopiedInputs,
     InputSource,
     ResidentInputs,
     to_device,
@@ -63,6 +62,7 @@ class TunedEngine(Engine):
         block=None,
         *,
         source: InputSource | None = None,
+        transfer=None,
         world=None,
     ):
         super().__init__(model, data, device, lr, world)
@@ -77,10 +77,8 @@ class TunedEngine(Engine):
         if self.step_mode.captures and not self.source.static:
             raise ValueError("captured steps gather their inputs from the resident set only")
         self.stream = getattr(self.source, "stream", None)  # profile reads stream mode's ring
-        self.transfer = (
-            Transfer.per_step if isinstance(source, HostCopiedInputs) else Transfer.resident
-        )
-        self.pinned = getattr(self.source, "pinned", False)
+        self.transfer = Transfer(transfer or Transfer.resident)  # as asked: profile says it
+        self.pinned = self.source.pinned
         self.labels = to_device(data.train.targets[:n], device)
         test = data.test
         self.test_images = to_device(test.data.reshape(len(test), -1).contiguous(), device)
@@ -114,6 +112,7 @@ class TunedEngine(Engine):
             self._positions = positions
             self._onehot = torch.zeros(positions, CLASSES, device=self.device)
             self._logits = torch.zeros(positions, CLASSES, device=self.device)
+        self.source.plan(positions)
         # The steps write each sample's logits: the ledger reads its losses from them.
         ledger.keep_logits(self._logits, self._onehot, self.flush_steps)
         first = chunks[0]

@@ -33,15 +33,15 @@ class TrainConfig:
     shuffle: bool | None = None  # None: the rule's default (batch reshuffles, others don't)
     seed: int = 0
     engine: EngineName = EngineName.torch
-    # How the tuned engine runs its steps (engines.StepMode): auto picks the fastest
+    # How the tuned engine runs its steps (engines.modes.StepMode): auto picks the fastest
     # measured for the device and rule; one that cannot run here falls back to eager
-    # with a one-line warning (engines.resolve_step_mode).
+    # with a one-line warning (engines.modes.resolve_step_mode).
     step_mode: StepMode = StepMode.auto
     # Where the training images live: read whole (resident), or memory-mapped and
-    # streamed a block at a time (stream, either engine; stream.py).
+    # streamed a block at a time (stream, either engine; data/stream.py).
     data_mode: DataMode = DataMode.auto
     # Stream mode's samples per block (the batch rule shuffles blocks of this size,
-    # and within them) and host buffers in its ring (stream.py).
+    # and within them) and host buffers in its ring (data/stream.py).
     stream_block: int = STREAM_BLOCK
     stream_buffers: int = STREAM_BUFFERS
     # How inputs reach the device (`profile`): None is the engine's own way (torch: a

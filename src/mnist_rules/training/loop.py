@@ -171,7 +171,7 @@ class TrainingRun:
         n = self.result.train_size
         if not self.config.shuffle:
             return torch.arange(n)
-        if self.streamed:  # blocks in a random order, each shuffled within (stream.py)
+        if self.streamed:  # blocks in a random order, each shuffled within (data/stream.py)
             return streaming.block_shuffled_order(n, self.config.stream_block, self.order_rng)
         return torch.randperm(n, generator=self.order_rng)
 

@@ -45,7 +45,7 @@ def diverged(
     )
 
 
-def _epoch_end_checkpoint_note(checkpoint: Checkpointer) -> str:
+def epoch_end_checkpoint_note(checkpoint: Checkpointer) -> str:
     if checkpoint.last is None:
         return "Under torchrun, checkpoints are written at epoch ends; none had finished."
     return (
