@@ -9,6 +9,7 @@ from mnist_rules.cli import errors
 from mnist_rules.cli.compare import compare
 from mnist_rules.cli.make_large import make_large
 from mnist_rules.cli.profile import profile
+from mnist_rules.cli.sweep import sweep
 from mnist_rules.cli.train import train
 
 app = typer.Typer(
@@ -45,5 +46,6 @@ def _global_options(
 
 app.command(no_args_is_help=False)(train)
 app.command(no_args_is_help=False)(compare)
+app.command(no_args_is_help=False)(sweep)
 app.command(no_args_is_help=False)(profile)
 app.command("make-large")(make_large)

@@ -8,19 +8,18 @@ from pathlib import Path
 
 import typer
 
-from mnist_rules.atomic import check_writable
 from mnist_rules.cli import options
 from mnist_rules.cli.errors import friendly_errors
+from mnist_rules.cli.outputs import check_outputs
 from mnist_rules.data.mnist import DatasetName
 from mnist_rules.data.modes import DataMode
 from mnist_rules.device import DeviceChoice
 from mnist_rules.engines.modes import EngineName, StepMode
-from mnist_rules.errors import RunStopped, UsageError
+from mnist_rules.errors import UsageError
 from mnist_rules.training.distributed import world_from_env
 from mnist_rules.training.rules import DEFAULT_BATCH_SIZE, RuleName
 
 ALL_RULES = ",".join(r.value for r in RuleName)
-PLOT_FORMATS = ("png", "svg", "pdf")
 
 
 def parse_rules(text: str) -> list[RuleName]:
@@ -50,9 +49,7 @@ def compare(
     rules: str = typer.Option(
         ALL_RULES, "--rules", help="Rules to run, comma-separated, in the order to show them."
     ),
-    target_acc: float = typer.Option(
-        96.0, "--target-acc", min=0, max=100, help="The test accuracy (percent) to race to."
-    ),
+    target_acc: float = options.TargetAcc,
     lr_epoch: float | None = _lr_option(RuleName.epoch, 0.1),
     lr_batch: float | None = _lr_option(RuleName.batch, 0.1),
     lr_sample: float | None = _lr_option(RuleName.sample, 0.01),
@@ -103,30 +100,18 @@ def compare(
             raise UsageError(f"--lr-{rule.value} must be a positive finite number; got {value}.")
     if batch_size is not None and RuleName.batch not in chosen:
         raise UsageError("--batch-size applies to the batch rule, which is not in --rules.")
-    if plot is not None and plot.suffix.lstrip(".").lower() not in PLOT_FORMATS:
-        raise UsageError(
-            f"--plot {plot}: the name must end in {', '.join('.' + f for f in PLOT_FORMATS)}"
-            " (the format is taken from it)."
-        )
     if update_losses and plot is None:
         raise UsageError("--update-losses adds a panel to the plot; give --plot PATH too.")
-    for path, option in ((json_out, "--json"), (csv_out, "--csv"), (plot, "--plot")):
-        if path is not None:
-            check_writable(path, option)
+    check_outputs(json_out, csv_out, plot)  # before minutes of training
 
     # Imported here, not at the top: --help must not pay for torch, rich or matplotlib.
     import torch
-    from rich.console import Console
 
     from mnist_rules.cli.compare_report import accuracy_table, summary_table, terminal_curve
-    from mnist_rules.cli.progress import RichReporter
-    from mnist_rules.data import mnist as data_mod
-    from mnist_rules.device import resolve_device
+    from mnist_rules.cli.series import console_for, load_data, train_series
     from mnist_rules.report.comparison import Comparison
     from mnist_rules.report.verdict import verdict
-    from mnist_rules.training.config import TrainConfig, resolve_data_mode
-    from mnist_rules.training.interrupts import stop_after_update_on_signals
-    from mnist_rules.training.loop import train
+    from mnist_rules.training.config import TrainConfig
 
     configs = [
         TrainConfig(
@@ -146,46 +131,22 @@ def compare(
         )
         for rule in chosen
     ]
-    resolve_device(device)  # a missing GPU is reported before the data is loaded
-    root = data_mod.resolve_data_dir(data_dir)
-    mode = resolve_data_mode(data_mode, dataset, root, configs[0].step_mode)
-    streamed = mode is DataMode.stream
-    data = data_mod.load(dataset, root, train_subset, stream=streamed)  # shared by the runs
+    data = load_data(configs[0], data_dir, train_subset)  # shared by the runs
+    console = console_for(quiet)
+    losses = {}
 
-    console = Console(quiet=quiet, highlight=False, soft_wrap=True)
-    if not console.is_terminal:  # a log or a pipe: room for the tables' eleven columns
-        console = Console(quiet=quiet, highlight=False, soft_wrap=True, width=140)
-    results, losses = [], {}
-    try:
-        with (
-            stop_after_update_on_signals(),
-            RichReporter(epochs, console, runs=len(configs)) as reporter,
-        ):
-            for config in configs:
-                run = train(config, data=data, reporter=reporter)
-                results.append(run.result)
-                if update_losses:
-                    losses[config.rule.value] = torch.cat(run.update_losses).numpy()
-    except RunStopped as stopped:  # diverged or interrupted: keep the finished runs
-        partial = stopped.result
-        kept = results + ([partial] if partial is not None and partial.epochs else [])
-        written = [p for p in (json_out, csv_out) if p is not None]
-        if kept and written:
-            finished = Comparison(kept, target_acc)
-            if json_out is not None:
-                finished.write_json(json_out)
-            if csv_out is not None:
-                finished.write_csv(csv_out)
-            where = " and ".join(str(p) for p in written)
-            stopped.args = (f"{stopped} The finished runs and epochs are in {where}.",)
-        raise
-    comparison = Comparison(results, target_acc)
+    def keep_losses(config, run) -> None:
+        if update_losses:
+            losses[config.rule.value] = torch.cat(run.update_losses).numpy()
 
-    # The files first: minutes of training must not be lost to a failure in printing.
-    if json_out is not None:
-        comparison.write_json(json_out)
-    if csv_out is not None:
-        comparison.write_csv(csv_out)
+    comparison = train_series(
+        configs,
+        data,
+        console,
+        lambda results: Comparison(results, target_acc),
+        (json_out, csv_out),
+        keep_losses,
+    )
     if plot is not None:
         from mnist_rules.report.plots import comparison_figure, save_figure
 

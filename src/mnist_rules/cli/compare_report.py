@@ -35,7 +35,7 @@ def summary_table(comparison: Comparison) -> Table:
         table.add_column(header, justify="left" if header == "rule" else "right")
     reached = comparison.reached()
     for run in comparison.runs:
-        hit = reached[run.rule]
+        hit = reached[comparison.label(run)]
         peak = overfit_peak(run)
         table.add_row(
             run.rule,
@@ -62,15 +62,18 @@ def _best_epoch(best: int, peak: int | None) -> str:
     return f"{best} {PEAK}" if peak == best else f"{best} ({PEAK} {peak})"
 
 
-def accuracy_table(comparison: Comparison) -> Table:
-    """Epochs as rows, rules as columns; the epoch that first reached the target and an
-    overfitting peak are marked (in characters, not only style: logs keep them)."""
+def accuracy_table(
+    comparison: Comparison, heading=lambda run: f"{run.rule} rule", noun: str = "rule"
+) -> Table:
+    """Epochs as rows, runs as columns (`heading`: each one's); the epoch that first
+    reached the target and an overfitting peak are marked (in characters, not only
+    style: logs keep them)."""
     table = Table(title="Test accuracy (%) after each epoch", title_justify="left")
     table.add_column("after epoch", justify="right")
     for run in comparison.runs:
-        table.add_column(f"{run.rule} rule", justify="right")
+        table.add_column(heading(run), justify="right")
     reached = comparison.reached()
-    peaks = {run.rule: overfit_peak(run) for run in comparison.runs}
+    peaks = {comparison.label(run): overfit_peak(run) for run in comparison.runs}
     for i in range(max(len(run.epochs) for run in comparison.runs)):
         cells = [str(i + 1)]
         for run in comparison.runs:
@@ -78,11 +81,11 @@ def accuracy_table(comparison: Comparison) -> Table:
                 cells.append("")
                 continue
             e = run.epochs[i]
-            hit = reached[run.rule]
+            hit = reached[comparison.label(run)]
             first = hit is not None and hit.epoch == e.epoch
             cell = Text(f"{e.test_acc:.2f}", style="bold" if first else "")
             cell.append(f" {FIRST_AT_TARGET}" if first else "  ")
-            if peaks[run.rule] == e.epoch:
+            if peaks[comparison.label(run)] == e.epoch:
                 cell.append(f" {PEAK}")
             cells.append(cell)
         table.add_row(*cells)
@@ -90,7 +93,7 @@ def accuracy_table(comparison: Comparison) -> Table:
     if any(hit is not None for hit in reached.values()):
         table.caption = f"{FIRST_AT_TARGET} the first epoch at or above the target, {target}."
     else:  # no mark to explain
-        table.caption = f"No rule reached the target, {target}."
+        table.caption = f"No {noun} reached the target, {target}."
     if any(p is not None for p in peaks.values()):
         table.caption += " " + PEAK_NOTE
     table.caption_justify = "left"

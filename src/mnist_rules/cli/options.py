@@ -38,6 +38,9 @@ TrainSubset = typer.Option(
     None, "--train-subset", min=1, help="Train on the first N training images (quick runs)."
 )
 Seed = typer.Option(0, "--seed", help="Seeds the weights and the shuffling.")
+TargetAcc = typer.Option(
+    96.0, "--target-acc", min=0, max=100, help="The test accuracy (percent) to race to."
+)
 Quiet = typer.Option(False, "--quiet", "-q", help="Print nothing but errors.")
 DataModeOption = typer.Option(
     DataMode.auto,

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import csv
 import statistics
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -65,13 +66,26 @@ def median_epoch_seconds(run: RunResult) -> float:
     return statistics.median(e.train_seconds for e in run.epochs)
 
 
+def rule_label(run: RunResult) -> str:
+    """compare's name for a run: its rule."""
+    return run.rule
+
+
+def size_label(run: RunResult) -> str:
+    """sweep's name for a run: its samples per update ("all": the whole training set)."""
+    return "all" if run.rule == "epoch" else str(run.batch_size)
+
+
 @dataclass
 class Comparison:
     runs: list[RunResult]
     target_acc: float
+    # What names a run in the JSON and the tables: its rule (compare), or its samples
+    # per update (sweep); one name per run.
+    label: Callable[[RunResult], str] = field(default=rule_label)
 
     def reached(self) -> dict[str, TargetReached | None]:
-        return {run.rule: time_to_target(run, self.target_acc) for run in self.runs}
+        return {self.label(run): time_to_target(run, self.target_acc) for run in self.runs}
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -81,7 +95,7 @@ class Comparison:
                 rule: None if hit is None else {"epoch": hit.epoch, "seconds": hit.seconds}
                 for rule, hit in self.reached().items()
             },
-            "overfit_peak_epoch": {run.rule: overfit_peak(run) for run in self.runs},
+            "overfit_peak_epoch": {self.label(run): overfit_peak(run) for run in self.runs},
             "schema_version": COMPARISON_SCHEMA_VERSION,
         }
 

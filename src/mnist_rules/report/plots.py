@@ -33,7 +33,7 @@ def _from_error_spaced(y):
     return 100.0 - 10.0 ** (-np.asarray(y, dtype=float))
 
 
-def _accuracy_axis(ax, accs: Sequence[float], target: float) -> None:
+def accuracy_axis(ax, accs: Sequence[float], target: float) -> None:
     ax.set_yscale("function", functions=(_error_spaced, _from_error_spaced))
     lo, hi = _error_spaced(min(accs)), _error_spaced(max(accs))
     pad = 0.08 * max(hi - lo, 0.2)
@@ -47,7 +47,7 @@ def _accuracy_axis(ax, accs: Sequence[float], target: float) -> None:
     ax.set_ylabel("test accuracy (%), spaced by log(100 − acc)")  # noqa: RUF001 (typeset minus)
 
 
-def _readable_log_axis(axis) -> None:
+def readable_log_axis(axis) -> None:
     """Log ticks at 1, 2, 5 x 10^k, labelled as plain numbers (0.2, 50), for axes that
     span a few decades; the per-update panel spans many and keeps 10^k labels."""
     axis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
@@ -117,10 +117,10 @@ def comparison_figure(
         xlabel="cumulative training seconds (log; evaluation excluded)",
         xscale="log",
     )
-    _readable_log_axis(loss_ax.yaxis)
-    _readable_log_axis(time_ax.xaxis)
+    readable_log_axis(loss_ax.yaxis)
+    readable_log_axis(time_ax.xaxis)
     for ax in (acc_ax, time_ax):
-        _accuracy_axis(ax, all_accs, target)
+        accuracy_axis(ax, all_accs, target)
         ax.axhline(target, color="grey", ls="--", lw=1, label=f"target {target:g}%")
     for ax in (loss_ax, acc_ax):
         ax.xaxis.get_major_locator().set_params(integer=True)

@@ -16,7 +16,7 @@ def verdict(comparison: Comparison) -> str:
         closest = max(runs, key=lambda r: r.best.test_acc)
         epochs = max(len(run.epochs) for run in runs)
         sentences = [
-            f"No rule reached {target} in {_epochs(epochs)}; the closest was the"
+            f"No rule reached {target} in {epochs_phrase(epochs)}; the closest was the"
             f" {closest.rule} rule, with {closest.best.test_acc:.2f}% at epoch"
             f" {closest.best.epoch}."
         ]
@@ -25,13 +25,13 @@ def verdict(comparison: Comparison) -> str:
     if len(runs) > 1:
         base = min(runs, key=median_epoch_seconds)
         costs = [
-            f"the {run.rule} rule {_times(median_epoch_seconds(run) / median_epoch_seconds(base))}"
+            f"the {run.rule} rule {times(median_epoch_seconds(run) / median_epoch_seconds(base))}"
             for run in runs
             if run is not base
         ]
         sentences.append(
             f"Per epoch, the {base.rule} rule was the cheapest"
-            f" ({median_epoch_seconds(base):.1f} s of training); {_and(costs)} as much."
+            f" ({median_epoch_seconds(base):.1f} s of training); {join_and(costs)} as much."
         )
     return " ".join(sentences)
 
@@ -49,7 +49,7 @@ def _race(comparison: Comparison, hits: list[tuple[float, str]], target: str) ->
         f"{lead}: at epoch {reached[first].epoch}, after {first_seconds:.1f} s of training."
     ]
     faster = [
-        f"{_times(seconds / first_seconds)} faster than the {rule} rule (epoch"
+        f"{times(seconds / first_seconds)} faster than the {rule} rule (epoch"
         f" {reached[rule].epoch}, {seconds:.1f} s)"
         for seconds, rule in hits[1:]
     ]
@@ -59,20 +59,20 @@ def _race(comparison: Comparison, hits: list[tuple[float, str]], target: str) ->
             continue
         spent = run.total_train_seconds
         missed = (
-            f"{_epochs(len(run.epochs))} and {spent:.1f} s without reaching it"
+            f"{epochs_phrase(len(run.epochs))} and {spent:.1f} s without reaching it"
             f" (best {run.best.test_acc:.2f}%)"
         )
         if spent >= first_seconds:  # it trained longer and still missed: a lower bound
             faster.append(
-                f"more than {_times(spent / first_seconds)} faster than the {run.rule}"
+                f"more than {times(spent / first_seconds)} faster than the {run.rule}"
                 f" rule, which stopped after {missed}"
             )
         else:
             short.append(f"the {run.rule} rule stopped after {missed}")
     if faster:
-        sentences.append(f"That is {_and(faster, '; ')}.")
+        sentences.append(f"That is {join_and(faster, '; ')}.")
     if short:
-        clause = _and(short, "; ")
+        clause = join_and(short, "; ")
         sentences.append(
             clause[0].upper()
             + clause[1:]
@@ -83,7 +83,7 @@ def _race(comparison: Comparison, hits: list[tuple[float, str]], target: str) ->
     return sentences
 
 
-def _and(items: list[str], sep: str = ", ") -> str:
+def join_and(items: list[str], sep: str = ", ") -> str:
     """a; a and b; a, b and c (sep "; " for clauses that hold commas themselves)."""
     if len(items) == 1:
         return items[0]
@@ -92,9 +92,9 @@ def _and(items: list[str], sep: str = ", ") -> str:
     )
 
 
-def _times(ratio: float) -> str:
+def times(ratio: float) -> str:
     return f"{ratio:.1f}x" if ratio < 100 else f"{ratio:,.0f}x"
 
 
-def _epochs(n: int) -> str:
+def epochs_phrase(n: int) -> str:
     return f"{n} epoch{'' if n == 1 else 's'}"

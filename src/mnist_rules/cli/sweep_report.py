@@ -1,0 +1,55 @@
+"""What `sweep` prints: one row per update size, smallest first."""
+
+from __future__ import annotations
+
+from rich.table import Table
+
+from mnist_rules.report.comparison import Comparison, median_epoch_seconds
+from mnist_rules.report.results import RunResult
+
+
+def size_heading(run: RunResult) -> str:
+    return "all" if run.rule == "epoch" else f"b = {run.batch_size:,}"
+
+
+def duration(seconds: float) -> str:
+    """Two significant figures, in a unit that keeps them readable: 23 µs, 1.5 ms, 0.75 s."""
+    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("µs", 1e-6)):
+        if seconds >= scale or unit == "µs":
+            value = seconds / scale
+            return f"{value:.2g} {unit}" if value < 100 else f"{value:,.0f} {unit}"
+    raise AssertionError("unreachable")
+
+
+def sweep_table(comparison: Comparison) -> Table:
+    target = f"{comparison.target_acc:g}%"
+    table = Table(title="Samples per update swept", title_justify="left")
+    for header in (
+        "samples / update",
+        "updates / epoch",
+        "lr",
+        "median s / epoch",
+        "per update",
+        "final acc %",
+        "best acc %",
+        f"{target} at epoch",
+        f"{target} after s",
+    ):
+        table.add_column(header, justify="right")
+    reached = comparison.reached()
+    for run in comparison.runs:
+        hit = reached[comparison.label(run)]
+        seconds = median_epoch_seconds(run)
+        size = f"{run.batch_size:,}" + (" (all)" if run.rule == "epoch" else "")
+        table.add_row(
+            size,
+            f"{run.final.updates:,}",
+            f"{run.lr:g}",
+            f"{seconds:.2f}",
+            duration(seconds / run.final.updates),
+            f"{run.final.test_acc:.2f}",
+            f"{run.best.test_acc:.2f}",
+            "not reached" if hit is None else f"{hit.epoch}",
+            "—" if hit is None else f"{hit.seconds:.1f}",
+        )
+    return table

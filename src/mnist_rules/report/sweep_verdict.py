@@ -1,0 +1,74 @@
+"""The sweep's verdict in words: which update size reached the target soonest, by how
+much, and where the curve of time to the target turns."""
+
+from __future__ import annotations
+
+from mnist_rules.report.comparison import Comparison
+from mnist_rules.report.results import RunResult
+from mnist_rules.report.verdict import epochs_phrase, join_and, times
+
+
+def size_name(run: RunResult) -> str:
+    if run.rule == "epoch":
+        return f"the whole set per update ({run.batch_size:,} samples)"
+    if run.batch_size == 1:
+        return "one sample per update"
+    return f"{run.batch_size:,} samples per update"
+
+
+def _short(run: RunResult) -> str:
+    return "all" if run.rule == "epoch" else f"{run.batch_size:,}"
+
+
+def sweep_verdict(comparison: Comparison) -> str:
+    """One paragraph, built only from the recorded epochs."""
+    runs = sorted(comparison.runs, key=lambda run: run.batch_size)
+    target = f"{comparison.target_acc:g}%"
+    reached = {id(run): comparison.reached()[comparison.label(run)] for run in runs}
+    hits = sorted((reached[id(run)].seconds, i) for i, run in enumerate(runs) if reached[id(run)])
+    epochs = max(len(run.epochs) for run in runs)
+    if not hits:
+        closest = max(runs, key=lambda r: r.best.test_acc)
+        return (
+            f"No update size reached {target} in {epochs_phrase(epochs)}; the closest was"
+            f" {size_name(closest)}, with {closest.best.test_acc:.2f}% at epoch"
+            f" {closest.best.epoch}."
+        )
+    best_seconds, best_index = hits[0]
+    best = runs[best_index]
+    sentences = [
+        f"{size_name(best)[0].upper() + size_name(best)[1:]} reached {target} soonest: at"
+        f" epoch {reached[id(best)].epoch}, after {best_seconds:.1f} s of training."
+    ]
+    slower = [
+        f"{times(seconds / best_seconds)} sooner than {_short(runs[i])} (epoch"
+        f" {reached[id(runs[i])].epoch}, {seconds:.1f} s)"
+        for seconds, i in hits[1:]
+    ]
+    if slower:
+        sentences.append(f"That is {join_and(slower, '; ')}.")
+    missed = [run for run in runs if reached[id(run)] is None]
+    if missed:
+        names = join_and([_short(run) for run in missed])
+        bests = join_and([f"{run.best.test_acc:.2f}%" for run in missed])
+        sentences.append(
+            f"{'Size' if len(missed) == 1 else 'Sizes'} {names} did not reach it in"
+            f" {epochs_phrase(epochs)} (best {bests})."
+        )
+    if len(runs) > 1:
+        sentences.append(_turn(runs, best_index))
+    return " ".join(sentences)
+
+
+def _turn(runs: list[RunResult], best: int) -> str:
+    """Where the curve turns: the sizes below the soonest and above it took longer (or
+    never got there)."""
+    smaller, larger = runs[:best], runs[best + 1 :]
+    if not smaller:
+        return "The curve rises from there: every larger update took longer, or never got there."
+    if not larger:
+        return "The curve falls to there: every smaller update took longer, or never got there."
+    return (
+        f"The curve turns there: smaller updates ({join_and([_short(r) for r in smaller])}) and"
+        f" larger ones ({join_and([_short(r) for r in larger])}) took longer, or never got there."
+    )
