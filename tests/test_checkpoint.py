@@ -151,7 +151,7 @@ def resume(tiny_root, tmp_path, check, *args):
     (["--rule", "sample", "--lr", "0.02"], ["lr 0.01 (this command: 0.02)", "--lr 0.01"]),
     (["--rule", "sample", "--train-subset", "256"],
      ["train_size 512 (this command: 256)", "other training images"]),
-    (["--rule", "sample", "--engine", "tuned"], ["engine torch (this command: tuned)"]),
+    (["--rule", "sample", "--engine", "torch"], ["engine tuned (this command: torch)"]),
     (["--rule", "sample", "--seed", "3"], ["seed 0 (this command: 3)", "--seed 0"]),
 ])  # fmt: skip
 def test_a_checkpoint_of_another_run_is_refused(

@@ -222,7 +222,8 @@ def test_profile_splits_the_kernel_into_block_gemms_and_steps(tiny_root, tmp_pat
 
 
 def test_kernel_mode_with_the_torch_engine_is_a_usage_error(tiny_root):
-    result = invoke("train", "--step-mode", "kernel", "--epochs", "1", "--data-dir", tiny_root)
+    result = invoke("train", "--engine", "torch", "--step-mode", "kernel", "--epochs", "1",
+                    "--data-dir", tiny_root)  # fmt: skip
     assert result.exit_code == 2
     assert "--step-mode kernel applies to --engine tuned" in result.stderr
     assert "Traceback" not in result.output

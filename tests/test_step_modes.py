@@ -133,7 +133,8 @@ def test_graph_mode_on_cpu_warns_in_one_line_and_trains_eagerly(tiny_root, tmp_p
 
 @pytest.mark.parametrize("mode", ["graph", "compile", "kernel"])
 def test_a_step_mode_with_the_torch_engine_is_a_usage_error(tiny_root, mode):
-    result = invoke("train", "--step-mode", mode, "--epochs", "1", "--data-dir", tiny_root)
+    result = invoke("train", "--engine", "torch", "--step-mode", mode, "--epochs", "1",
+                    "--data-dir", tiny_root)  # fmt: skip
     assert result.exit_code == 2
     assert f"--step-mode {mode} applies to --engine tuned" in result.stderr
     assert "Traceback" not in result.output

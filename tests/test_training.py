@@ -46,7 +46,9 @@ def max_weight_diff(a, b):
 
 
 def run(tiny_data, **kw):
-    return train(TrainConfig(**kw), data=tiny_data)
+    """The loop's tests run the torch engine (its optimiser is torch.optim.SGD's, whose
+    steps a hook counts): the plain baseline, no longer the default."""
+    return train(TrainConfig(**{"engine": "torch", **kw}), data=tiny_data)
 
 
 def test_full_batch_accumulated_by_chunks_equals_loss_over_all_samples_at_once(tiny_data):

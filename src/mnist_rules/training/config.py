@@ -32,7 +32,7 @@ class TrainConfig:
     batch_size: int | None = None
     shuffle: bool | None = None  # None: the rule's default (batch reshuffles, others don't)
     seed: int = 0
-    engine: EngineName = EngineName.torch
+    engine: EngineName = EngineName.tuned  # the plain PyTorch baseline: --engine torch
     # How the tuned engine runs its steps (engines.modes.StepMode): auto picks the fastest
     # measured for the device and rule; one that cannot run here falls back to eager
     # with a one-line warning (engines.modes.resolve_step_mode).
