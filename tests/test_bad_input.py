@@ -11,14 +11,16 @@ import torch
 from cli_runner import invoke
 from idx_files import write_dataset, write_idx
 
-COMMANDS = ("train", "compare", "profile")
+COMMANDS = ("train", "compare", "profile", "sweep")
 # Each command's output files; all are given, so that none may be left half-written.
 OUTPUTS = {
     "train": [("--json", "r.json"), ("--save", "w.pt"), ("--checkpoint", "c.pt")],
     "compare": [("--json", "c.json"), ("--csv", "c.csv"), ("--plot", "c.png")],
     "profile": [("--json", "p.json"), ("--trace", "t.json")],
+    "sweep": [("--json", "s.json"), ("--csv", "s.csv"), ("--plot", "s.png")],
 }
-QUICK = {"train": ["--epochs", "1"], "compare": ["--epochs", "1"], "profile": ["--steps", "2"]}
+QUICK = {"train": ["--epochs", "1"], "compare": ["--epochs", "1"], "profile": ["--steps", "2"],
+         "sweep": ["--epochs", "1", "--sizes", "1,all"]}  # fmt: skip
 
 
 def run(command, data_dir, out_dir, *args, outputs=True):
@@ -37,7 +39,7 @@ def assert_refused(result, code, phrase, out_dir):
 
 # (command, extra arguments, exit code, phrase)
 OPTIONS = [
-    *[(c, ["--epochs", "0"], 2, "--epochs") for c in ("train", "compare")],
+    *[(c, ["--epochs", "0"], 2, "--epochs") for c in ("train", "compare", "sweep")],
     ("profile", ["--steps", "0"], 2, "--steps"),
     *[("train", ["--lr", v], 2, "--lr must be a positive finite number")
       for v in ("0", "-1", "nan", "inf")],
@@ -93,6 +95,20 @@ def test_an_output_that_cannot_be_written_is_refused_before_training(
     assert phrase in result.stderr and "epoch 1" not in result.output
 
 
+@pytest.mark.parametrize("command", COMMANDS)
+def test_an_output_where_no_file_can_be_made_is_refused_before_training(
+    tiny_root, tmp_path, command
+):
+    """/proc passes the permission checks (as root) but takes no new file: only making
+    one there tells, and that is done before training, not after it."""
+    option, name = OUTPUTS[command][0]
+    result = run(command, tiny_root, tmp_path / "out", option, Path("/proc") / name)
+    assert_refused(
+        result, 2, f"{option} /proc/{name}: cannot create a file in /proc", tmp_path / "out"
+    )
+    assert "epoch 1" not in result.output
+
+
 def _truncate(raw):
     path = raw / "train-images-idx3-ubyte"
     path.write_bytes(path.read_bytes()[:1000])
@@ -132,3 +148,21 @@ def test_bad_data_is_reported_before_training(tmp_path, offline, command, proble
     result = run(command, root, tmp_path / "out")
     assert_refused(result, 1, phrase, tmp_path / "out")
     assert "epoch 1" not in result.output
+
+
+@pytest.mark.parametrize(("command", "args", "option"), [
+    ("train", ["--epochs", "0"], "--epochs"),
+    ("compare", ["--batch-size", "0"], "--batch-size"),
+    ("profile", ["--steps", "0"], "--steps"),
+    ("train", ["--data-dir", __file__], "--data-dir"),
+    ("sweep", ["--json", "/tmp"], "--json"),
+])  # fmt: skip
+def test_typers_own_errors_read_as_every_other_error(command, args, option):
+    """What click checks itself (ranges, file or directory) is said the same way: one
+    paragraph after `error:`, naming the option, exit 2, no usage block."""
+    result = invoke(command, *args)
+    assert result.exit_code == 2
+    message = result.stderr.strip()
+    assert message.startswith(f"error: Invalid value for '{option}'"), message
+    assert "Usage:" not in message and len(message.splitlines()) == 1
+    assert message.endswith(f"Try 'mnist-rules {command} --help' for the options.")

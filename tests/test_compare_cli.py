@@ -243,3 +243,37 @@ def test_compare_refuses_stream_mode_with_captured_steps(tiny_root, mode):
     result = invoke("compare", "--data-mode", "stream", "--step-mode", mode, "--engine",
                     "tuned", "--data-dir", tiny_root)  # fmt: skip
     assert_clean_failure(result, 2, f"--data-mode stream cannot run --step-mode {mode}")
+
+
+def test_engines_runs_each_rule_on_each_engine_from_the_same_weights(tiny_root, tmp_path):
+    out, table = tmp_path / "e.json", tmp_path / "e.csv"
+    result = compare_tiny(
+        tiny_root, "--rules", "epoch,batch", "--engines", "torch,tuned", "--epochs", 2,
+        "--target-acc", 20, "--json", out, "--csv", table,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    runs = json.loads(out.read_text())["runs"]
+    assert [(r["engine"], r["rule"]) for r in runs] == [
+        ("torch", "epoch"), ("torch", "batch"), ("tuned", "epoch"), ("tuned", "batch")
+    ]  # fmt: skip
+    # The epoch rule's first epoch is its first update, its loss taken before it: the
+    # same initial weights give both engines the same loss.
+    first = [r["epochs"][0]["train_loss"] for r in runs if r["rule"] == "epoch"]
+    assert first[0] == pytest.approx(first[1], rel=1e-6)
+    keys = json.loads(out.read_text())["time_to_target"]
+    assert set(keys) == {"torch/epoch", "torch/batch", "tuned/epoch", "tuned/batch"}
+    rows = list(csv.DictReader(table.open()))
+    assert [(r["engine"], r["rule"]) for r in rows[::2]] == [(r["engine"], r["rule"]) for r in runs]
+    assert "With the torch engine:" in result.output and "With the tuned engine:" in result.output
+    assert "The engines agree" in result.output or "The engines disagree" in result.output
+
+
+@pytest.mark.parametrize(("engines", "phrase"), [
+    ("torch,foo", "--engines: unknown engine 'foo'"),
+    ("tuned,tuned", "each engine may be named once"),
+])  # fmt: skip
+def test_bad_engines_exit_2_and_write_nothing(tiny_root, tmp_path, engines, phrase):
+    out = tmp_path / "e.json"
+    result = compare_tiny(tiny_root, "--engines", engines, "--json", out)
+    assert_clean_failure(result, 2, phrase)
+    assert not out.exists()

@@ -42,9 +42,10 @@ def comparison():
 def test_summary_table_rows():
     text = render(summary_table(comparison()))
     epoch = cells(text, "epoch")
-    assert epoch[-2:] == ["not reached", "—"] and epoch[8] == "4"
-    # rule, lr, per update, updates/epoch (1000/100), median s, total s, final, best,
-    # best epoch (the peak), target epoch, seconds to the target
+    assert epoch[-2:] == ["not reached", "—"] and epoch[9] == "4"
+    # rule, lr, per update, updates/epoch (1000/100), median s, total s, peak MiB (not
+    # measured in a synthetic history), final, best, best epoch (the peak), target
+    # epoch, seconds to the target
     assert cells(text, "batch") == [
         "batch",
         "0.1",
@@ -52,6 +53,7 @@ def test_summary_table_rows():
         "10",
         "10.00",
         "40.0",
+        "—",
         "96.00",
         "97.00",
         "2 ▲",

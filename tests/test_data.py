@@ -92,3 +92,36 @@ def test_data_dir_precedence_option_then_env_then_user_cache(monkeypatch, tmp_pa
     monkeypatch.delenv("MNIST_RULES_DATA")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     assert resolve_data_dir(None) == Path(tmp_path / "cache" / "mnist-rules")
+
+
+def _as_copied_download(raw: Path) -> dict[str, bytes]:
+    """Gzip the four IDX files and remove them: what a copied download holds."""
+    import gzip
+
+    originals = {}
+    for name in FOUR_FILES:
+        originals[name] = (raw / name).read_bytes()
+        (raw / f"{name}.gz").write_bytes(gzip.compress(originals[name]))
+        (raw / name).unlink()
+    return originals
+
+
+def test_the_gz_files_of_a_copied_download_are_extracted_offline(tmp_path, offline):
+    raw = write_dataset(tmp_path)
+    originals = _as_copied_download(raw)
+    data = load(DatasetName.mnist, tmp_path)
+    assert data.train_size == 512 and len(data.test) == 200
+    assert {name: (raw / name).read_bytes() for name in FOUR_FILES} == originals
+
+
+def test_a_truncated_gz_is_named_and_leaves_no_file(tmp_path, offline):
+    raw = write_dataset(tmp_path)
+    _as_copied_download(raw)
+    archive = raw / "train-images-idx3-ubyte.gz"
+    archive.write_bytes(archive.read_bytes()[:200])
+    with pytest.raises(
+        DataError, match=r"train-images-idx3-ubyte\.gz in .* cannot be decompressed"
+    ):
+        load(DatasetName.mnist, tmp_path)
+    assert not (raw / "train-images-idx3-ubyte").exists()
+    assert [p.name for p in raw.iterdir() if p.name.startswith(".")] == []  # no temporary

@@ -113,6 +113,26 @@ def test_bad_options_are_usage_errors(tiny_root, args, phrase):
     assert "Traceback" not in result.output
 
 
+@pytest.mark.parametrize("trace_steps", [3, None])
+def test_trace_steps_limits_the_trace(tiny_root, tmp_path, trace_steps):
+    """The split is over --steps; the trace holds --trace-steps of them (default 100)."""
+    trace = tmp_path / "t.json"
+    limit = [] if trace_steps is None else ["--trace-steps", trace_steps]
+    result = invoke(
+        "profile", "--rule", "batch", "--engine", "torch", "--steps", "8", "--warmup", "1",
+        "--device", "cpu", "--data-dir", tiny_root, "--trace", trace, *limit,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    events = json.loads(trace.read_text())["traceEvents"]
+    forwards = [e for e in events if e.get("name") == FORWARD and e.get("ph") == "X"]
+    assert len(forwards) == (trace_steps or 8)  # one forward region a step
+
+
+def test_trace_steps_without_a_trace_is_refused(tiny_root):
+    result = invoke("profile", "--data-dir", tiny_root, "--trace-steps", "5")
+    assert_clean_failure(result, 2, "--trace-steps sets the length of the trace")
+
+
 def test_an_unwritable_trace_path_fails_before_profiling(tiny_root, tmp_path):
     result = invoke("profile", "--data-dir", tiny_root, "--trace", tmp_path / "no" / "t.json")
     assert_clean_failure(result, 2, "--trace")

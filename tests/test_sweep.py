@@ -47,6 +47,7 @@ def test_each_size_trains_its_updates_per_epoch_from_the_same_weights(outputs):
     assert [r["rule"] for r in runs] == ["sample", "batch", "batch", "epoch"]
     assert [r["lr"] for r in runs] == [0.01, 0.1, 0.1, 0.1]  # the reference's by default
     assert {r["seed"] for r in runs} == {0}
+    assert all(isinstance(r["peak_memory_bytes"], int) for r in runs)  # measured, each
     assert set(data["time_to_target"]) == {"1", "10", "64", "all"}
     assert data["target_acc"] == 30.0
 
@@ -70,7 +71,7 @@ def test_the_figure_is_a_real_png_with_its_two_panels(outputs):
 def test_it_prints_the_table_and_the_verdict(outputs):
     result, _ = outputs
     assert "Samples per update swept" in result.output
-    assert "per update" in result.output
+    assert "per update" in result.output and "peak MiB" in result.output
     assert "30%" in result.output and "The curve" in result.output
 
 

@@ -55,3 +55,30 @@ def test_verdict_when_no_rule_reaches_the_target():
     assert verdict(comparison).startswith(
         "No rule reached 99% in 2 epochs; the closest was the batch rule, with 93.00% at epoch 2."
     )
+
+
+def test_the_engines_verdict_says_when_the_engines_disagree():
+    from mnist_rules.report.comparison import engine_rule_label
+    from mnist_rules.report.verdict import engines_verdict
+
+    runs = [history("batch", [96.5], 10.0), history("sample", [96.5], 80.0),
+            history("batch", [96.5], 2.0), history("sample", [96.5], 1.0)]  # fmt: skip
+    for run in runs[2:]:
+        run.engine = "tuned"
+    text = engines_verdict(Comparison(runs, 96, label=engine_rule_label))
+    assert text.startswith("With the torch engine: The batch rule reached 96% first")
+    assert "With the tuned engine: The sample rule reached 96% first" in text
+    assert text.endswith(
+        "The engines disagree on which rule reaches 96% first: the batch rule with the"
+        " torch engine and the sample rule with the tuned engine. What an update costs"
+        " decides it, and that is the implementation's."
+    )
+
+
+def test_times_under_a_tenth_of_a_second_keep_two_significant_figures():
+    from mnist_rules.report.numbers import seconds
+
+    assert [seconds(s) for s in (0.043, 0.0051, 0.26, 12.34)] == ["0.043", "0.0051", "0.3", "12.3"]
+    assert seconds(0.0) == "0.0" and seconds(3.14159, 2, 7) == "   3.14"
+    text = verdict(Comparison([history("batch", [97.0], seconds=0.043)], 96))
+    assert "after 0.043 s of training" in text

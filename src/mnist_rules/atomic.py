@@ -66,3 +66,13 @@ def check_writable(target: Path, option: str) -> None:
             f"{option} {target}: the directory {parent} is not writable. Choose"
             " a path you can write to."
         )
+    # Permission bits do not tell everything (/proc, a read-only mount, a full disk, root):
+    # make a file there and take it away again, as the write will later.
+    try:
+        with tempfile.NamedTemporaryFile(dir=parent, prefix=f".{target.name}.check-"):
+            pass
+    except OSError as exc:
+        raise UsageError(
+            f"{option} {target}: cannot create a file in {parent} ({exc.strerror or exc})."
+            " Choose a path you can write to."
+        ) from None

@@ -14,6 +14,7 @@ from mnist_rules.cli.train import train
 
 app = typer.Typer(
     name="mnist-rules",
+    cls=errors.OneParagraphErrors,  # click's usage errors printed as ours are
     help="Train one MLP on MNIST with the three classic gradient-descent update rules "
     "(full batch, mini-batch, per sample) and measure what each costs and buys.",
     no_args_is_help=True,

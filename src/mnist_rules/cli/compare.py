@@ -4,6 +4,7 @@ reaches a target accuracy in the least training time, and what each costs per ep
 from __future__ import annotations
 
 import math
+from enum import Enum
 from pathlib import Path
 
 import typer
@@ -22,17 +23,26 @@ from mnist_rules.training.rules import DEFAULT_BATCH_SIZE, RuleName
 ALL_RULES = ",".join(r.value for r in RuleName)
 
 
-def parse_rules(text: str) -> list[RuleName]:
+def parse_names(text: str, kind: type[Enum], option: str, noun: str) -> list:
+    """`--rules epoch,batch` (or `--engines torch,tuned`) as a list of `kind`, each once."""
     names = [name.strip() for name in text.split(",") if name.strip()]
-    valid = ", ".join(r.value for r in RuleName)
+    valid = ", ".join(member.value for member in kind)
     if not names:
-        raise UsageError(f"--rules needs at least one of {valid}, separated by commas.")
-    unknown = [n for n in names if n not in {r.value for r in RuleName}]
+        raise UsageError(f"{option} needs at least one of {valid}, separated by commas.")
+    unknown = [n for n in names if n not in {member.value for member in kind}]
     if unknown:
-        raise UsageError(f"--rules: unknown rule {unknown[0]!r}; choose from {valid}.")
+        raise UsageError(f"{option}: unknown {noun} {unknown[0]!r}; choose from {valid}.")
     if len(set(names)) != len(names):
-        raise UsageError(f"--rules {text}: each rule may be named once.")
-    return [RuleName(n) for n in names]
+        raise UsageError(f"{option} {text}: each {noun} may be named once.")
+    return [kind(n) for n in names]
+
+
+def parse_rules(text: str) -> list[RuleName]:
+    return parse_names(text, RuleName, "--rules", "rule")
+
+
+def parse_engines(text: str) -> list[EngineName]:
+    return parse_names(text, EngineName, "--engines", "engine")
 
 
 def _lr_option(rule: RuleName, default: float) -> typer.Option:
@@ -65,6 +75,12 @@ def compare(
         help="Record the loss of every update and plot it (a fourth panel; needs --plot).",
     ),
     engine: EngineName = options.Engine,
+    engines: str | None = typer.Option(
+        None,
+        "--engines",
+        help="Run each rule on each of these engines, comma-separated (torch,tuned), all"
+        " from the same initial weights and order; in place of --engine.",
+    ),
     step_mode: StepMode = options.StepModeOption,
     device: DeviceChoice = options.Device,
     dataset: DatasetName = options.Dataset,
@@ -92,6 +108,7 @@ def compare(
             " (the epoch and batch rules train data-parallel)."
         )
     chosen = parse_rules(rules)
+    chosen_engines = parse_engines(engines) if engines is not None else [engine]
     lrs = {RuleName.epoch: lr_epoch, RuleName.batch: lr_batch, RuleName.sample: lr_sample}
     for rule, value in lrs.items():
         if value is not None and rule not in chosen:
@@ -109,8 +126,8 @@ def compare(
 
     from mnist_rules.cli.compare_report import accuracy_table, summary_table, terminal_curve
     from mnist_rules.cli.series import console_for, load_data, train_series
-    from mnist_rules.report.comparison import Comparison
-    from mnist_rules.report.verdict import verdict
+    from mnist_rules.report.comparison import Comparison, engine_rule_label, rule_label
+    from mnist_rules.report.verdict import engines_verdict, verdict
     from mnist_rules.training.config import TrainConfig
 
     configs = [
@@ -121,7 +138,8 @@ def compare(
             batch_size=batch_size if rule is RuleName.batch else None,
             seed=seed,  # the same seed: every rule starts from the same weights
             engine=engine,
-            step_mode=step_mode,
+            # The torch engine runs op by op; the step mode is the tuned engine's.
+            step_mode=step_mode if engine is EngineName.tuned else StepMode.auto,
             device=device,
             dataset=dataset,
             record_update_losses=update_losses,
@@ -129,21 +147,23 @@ def compare(
             stream_block=stream_block,
             stream_buffers=stream_buffers,
         )
+        for engine in chosen_engines
         for rule in chosen
     ]
+    label = engine_rule_label if len(chosen_engines) > 1 else rule_label
     data = load_data(configs[0], data_dir, train_subset)  # shared by the runs
     console = console_for(quiet)
     losses = {}
 
     def keep_losses(config, run) -> None:
         if update_losses:
-            losses[config.rule.value] = torch.cat(run.update_losses).numpy()
+            losses[label(run.result)] = torch.cat(run.update_losses).numpy()
 
     comparison = train_series(
         configs,
         data,
         console,
-        lambda results: Comparison(results, target_acc),
+        lambda results: Comparison(results, target_acc, label=label),
         (json_out, csv_out),
         keep_losses,
     )
@@ -154,11 +174,12 @@ def compare(
 
     console.print()
     console.print(summary_table(comparison), soft_wrap=False)
-    console.print(accuracy_table(comparison), soft_wrap=False)
+    heading = (lambda run: f"{run.engine} {run.rule}") if len(chosen_engines) > 1 else None
+    console.print(accuracy_table(comparison, *([heading] if heading else [])), soft_wrap=False)
     if console.is_terminal and epochs > 1:
         curve = terminal_curve(comparison, console.width)
         console.print(curve or "(no terminal curve: install uniplot to draw one)", soft_wrap=False)
-    console.print(verdict(comparison))
+    console.print(engines_verdict(comparison) if len(chosen_engines) > 1 else verdict(comparison))
     for path, what in ((json_out, "results"), (csv_out, "per-epoch table"), (plot, "plot")):
         if path is not None:
             console.print(f"{what} written to {path}")

@@ -6,7 +6,8 @@ from __future__ import annotations
 from rich.table import Table
 from rich.text import Text
 
-from mnist_rules.report.comparison import Comparison, median_epoch_seconds, overfit_peak
+from mnist_rules.report.comparison import Comparison, median_epoch_seconds, overfit_peak, peak_mib
+from mnist_rules.report.numbers import seconds
 
 PEAK = "▲"
 FIRST_AT_TARGET = "*"
@@ -19,36 +20,41 @@ PEAK_NOTE = (
 def summary_table(comparison: Comparison) -> Table:
     target = f"{comparison.target_acc:g}%"
     table = Table(title="The update rules compared", title_justify="left")
+    engines = len(comparison.engines) > 1  # compare --engines: a column for the engine
     for header in (
+        *(["engine"] if engines else []),
         "rule",
         "lr",
         "samples / update",
         "updates / epoch",
         "median s / epoch",
         "total train s",
+        "peak MiB",
         "final acc %",
         "best acc %",
         "best epoch",
         f"{target} at epoch",
         f"{target} after s",
     ):
-        table.add_column(header, justify="left" if header == "rule" else "right")
+        table.add_column(header, justify="left" if header in ("rule", "engine") else "right")
     reached = comparison.reached()
     for run in comparison.runs:
         hit = reached[comparison.label(run)]
         peak = overfit_peak(run)
         table.add_row(
+            *([run.engine] if engines else []),
             run.rule,
             f"{run.lr:g}",
             f"{run.batch_size:,}",
             f"{run.final.updates:,}",  # as recorded: 1, ceil(N/b) or N
-            f"{median_epoch_seconds(run):.2f}",
-            f"{run.total_train_seconds:.1f}",
+            seconds(median_epoch_seconds(run), 2),
+            seconds(run.total_train_seconds),
+            peak_mib(run),
             f"{run.final.test_acc:.2f}",
             f"{run.best.test_acc:.2f}",
             _best_epoch(run.best.epoch, peak),
             "not reached" if hit is None else f"{hit.epoch}",
-            "—" if hit is None else f"{hit.seconds:.1f}",
+            "—" if hit is None else seconds(hit.seconds),
         )
     if any(overfit_peak(run) is not None for run in comparison.runs):
         table.caption, table.caption_justify = PEAK_NOTE, "left"
@@ -112,7 +118,7 @@ def terminal_curve(comparison: Comparison, width: int) -> Text | None:
     curve = plot_to_string(
         ys=[[e.test_acc for e in run.epochs] for run in runs],
         xs=[[e.epoch for e in run.epochs] for run in runs],
-        legend_labels=[run.rule for run in runs],
+        legend_labels=[comparison.label(run) for run in runs],
         lines=True,
         title=f"test accuracy (%) per epoch; gridline: the {comparison.target_acc:g}% target",
         y_gridlines=[comparison.target_acc],

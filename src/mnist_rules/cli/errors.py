@@ -5,11 +5,13 @@ code (2 usage, 1 other, 130 interrupted); a traceback only with --debug. Warning
 from __future__ import annotations
 
 import functools
+import sys
 import warnings
 from collections.abc import Callable
 from typing import TypeVar
 
 import typer
+from typer.core import TyperGroup
 
 from mnist_rules.errors import RunStopped, UsageError, UserError
 from mnist_rules.training.distributed import world_from_env
@@ -78,3 +80,30 @@ def friendly_errors(command: F) -> F:
             raise typer.Exit(1) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+class OneParagraphErrors(TyperGroup):
+    """Typer's command group, with click's own usage errors (a --epochs 0, a --json that
+    is a directory, an unknown option) printed as every other error is: one paragraph
+    after `error:` on stderr, and exit 2."""
+
+    def main(self, *args, standalone_mode: bool = True, **kwargs):
+        if not standalone_mode:
+            return super().main(*args, standalone_mode=False, **kwargs)
+        try:
+            code = super().main(*args, standalone_mode=False, **kwargs)
+        except typer.Abort:
+            print_error("Aborted.")
+            sys.exit(1)
+        except typer.TyperException as exc:  # click's exceptions, as Typer vendors them
+            if type(exc).__name__ == "NoArgsIsHelpError" or not hasattr(exc, "format_message"):
+                exc.show()  # the help, as click shows it
+                sys.exit(getattr(exc, "exit_code", 2))
+            message = exc.format_message().rstrip(".")
+            ctx = getattr(exc, "ctx", None)  # a usage error knows its command
+            if ctx is not None:
+                message += f". Try '{ctx.command_path} --help' for the options"
+            print_error(message + ".")
+            sys.exit(exc.exit_code)
+        # Without standalone mode click returns the command's value, or an exit's code.
+        sys.exit(code if isinstance(code, int) else 0)

@@ -66,6 +66,13 @@ def profile(
     trace: Path | None = typer.Option(
         None, "--trace", dir_okay=False, help="Write a Chrome/Perfetto trace here."
     ),
+    trace_steps: int | None = typer.Option(
+        None,
+        "--trace-steps",
+        min=1,
+        help="Update steps in the trace (default 100, at most --steps): a long trace is"
+        " hundreds of MB.",
+    ),
     json_out: Path | None = typer.Option(
         None, "--json", dir_okay=False, help="Write the figures as JSON here (atomically)."
     ),
@@ -96,6 +103,8 @@ def profile(
             " side stream), so --transfer and --compare-transfers, which compare the ways"
             " of copying a resident set, do not apply. Drop one or the other."
         )
+    if trace_steps is not None and trace is None:
+        raise UsageError("--trace-steps sets the length of the trace; give --trace PATH too.")
     for path, option in ((trace, "--trace"), (json_out, "--json")):
         if path is not None:
             check_writable(path, option)
@@ -107,7 +116,7 @@ def profile(
     from mnist_rules.cli.profile_report import comparison_table, parts_table
     from mnist_rules.data import mnist as data_mod
     from mnist_rules.device import resolve_device
-    from mnist_rules.report.profiling import DEFAULT_STEPS, DEFAULT_WARMUP
+    from mnist_rules.report.profiling import DEFAULT_STEPS, DEFAULT_TRACE_STEPS, DEFAULT_WARMUP
     from mnist_rules.report.profiling import profile as run_profile
     from mnist_rules.training.config import TrainConfig, resolve_data_mode
     from mnist_rules.training.loop import TrainingRun
@@ -153,7 +162,8 @@ def profile(
         if streamed:
             what = f"data streamed in blocks of {stream_block:,}"
         with console.status(f"profiling {steps:,} {rule.value}-rule updates ({what})"):
-            results.append(run_profile(run, steps, warmup, trace))
+            traced = trace_steps or DEFAULT_TRACE_STEPS
+            results.append(run_profile(run, steps, warmup, trace, traced))
 
     if json_out is not None:
         if compare_transfers:

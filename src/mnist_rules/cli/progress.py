@@ -17,6 +17,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
+from mnist_rules.report.numbers import seconds
 from mnist_rules.report.results import EpochResult, RunResult
 from mnist_rules.training.rules import RULES, RuleName
 
@@ -130,7 +131,7 @@ class RichReporter:
             self._update_overall()
         self.console.print(
             f"{self._prefix(result.epoch)}  train loss {result.train_loss:.4f}"
-            f"  test acc {result.test_acc:6.2f}%  train {result.train_seconds:7.2f} s"
+            f"  test acc {result.test_acc:6.2f}%  train {seconds(result.train_seconds, 2, 7)} s"
             f"  {count(result.updates, 'update')}",
             highlight=False,
         )

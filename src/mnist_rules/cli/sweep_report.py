@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from rich.table import Table
 
-from mnist_rules.report.comparison import Comparison, median_epoch_seconds
+from mnist_rules.report.comparison import Comparison, median_epoch_seconds, peak_mib
+from mnist_rules.report.numbers import seconds
 from mnist_rules.report.results import RunResult
 
 
@@ -30,6 +31,7 @@ def sweep_table(comparison: Comparison) -> Table:
         "lr",
         "median s / epoch",
         "per update",
+        "peak MiB",
         "final acc %",
         "best acc %",
         f"{target} at epoch",
@@ -39,17 +41,18 @@ def sweep_table(comparison: Comparison) -> Table:
     reached = comparison.reached()
     for run in comparison.runs:
         hit = reached[comparison.label(run)]
-        seconds = median_epoch_seconds(run)
+        per_epoch = median_epoch_seconds(run)
         size = f"{run.batch_size:,}" + (" (all)" if run.rule == "epoch" else "")
         table.add_row(
             size,
             f"{run.final.updates:,}",
             f"{run.lr:g}",
-            f"{seconds:.2f}",
-            duration(seconds / run.final.updates),
+            seconds(per_epoch, 2),
+            duration(per_epoch / run.final.updates),
+            peak_mib(run),
             f"{run.final.test_acc:.2f}",
             f"{run.best.test_acc:.2f}",
             "not reached" if hit is None else f"{hit.epoch}",
-            "—" if hit is None else f"{hit.seconds:.1f}",
+            "—" if hit is None else seconds(hit.seconds),
         )
     return table

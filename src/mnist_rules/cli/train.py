@@ -14,6 +14,7 @@ from mnist_rules.data.modes import DataMode
 from mnist_rules.device import DeviceChoice
 from mnist_rules.engines.modes import EngineName, StepMode
 from mnist_rules.errors import Interrupted, RunStopped, UsageError, UserError
+from mnist_rules.report.numbers import seconds
 from mnist_rules.training.distributed import world_from_env
 from mnist_rules.training.rules import DEFAULT_BATCH_SIZE, RuleName
 
@@ -194,7 +195,7 @@ def train(
     final, best = result.final, result.best
     console.print(
         f"final test accuracy {final.test_acc:.2f}% after {count(len(result.epochs), 'epoch')},"
-        f" {result.total_train_seconds:.1f} s of training"
+        f" {seconds(result.total_train_seconds)} s of training"
         + (f"; best {best.test_acc:.2f}% at epoch {best.epoch}" if best is not final else "")
     )
     for path, what in ((json_out, "results"), (save, "weights"), (checkpoint, "checkpoint")):

@@ -16,6 +16,7 @@ from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from mnist_rules.atomic import atomic_path
 from mnist_rules.data.idx_header import check_idx_header
 from mnist_rules.errors import DataError, UsageError
 
@@ -96,6 +97,7 @@ def load(
     cls = _dataset_class(dataset)
     raw_folder = root / cls.__name__ / "raw"
     files = [raw_folder / name for name in expected_files(dataset)]
+    _extract_copied_archives(cls, raw_folder)
     if all(f.is_file() for f in files):  # else torchvision downloads, or we say why not
         for f in files:
             check_idx_header(f)
@@ -125,6 +127,28 @@ class StreamedTrainSet:
 
     def __len__(self) -> int:
         return len(self.data)
+
+
+def _extract_copied_archives(cls: type[MNIST], raw_folder: Path) -> None:
+    """A copied download: the .gz files torchvision fetches, but not the IDX files it
+    extracts from them. Extract them here (torchvision would go to the network first),
+    each file whole or not at all; the IDX check that follows judges what came out (a
+    recompressed file is welcome: its MD5 differs from torchvision's, its content not)."""
+    import gzip
+    import shutil
+
+    for name, _md5 in cls.resources:
+        archive, target = raw_folder / name, raw_folder / name.removesuffix(".gz")
+        if target.is_file() or not archive.is_file():
+            continue
+        try:
+            with atomic_path(target) as tmp, gzip.open(archive) as src, open(tmp, "wb") as out:
+                shutil.copyfileobj(src, out)
+        except (OSError, EOFError) as exc:  # gzip.BadGzipFile is an OSError
+            raise DataError(
+                f"{archive.name} in {raw_folder} cannot be decompressed ({exc}): it may be"
+                " truncated. Replace it, or delete it to download a fresh copy."
+            ) from None
 
 
 def _dataset_class(dataset: DatasetName) -> type[MNIST]:

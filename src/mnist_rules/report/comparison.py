@@ -18,7 +18,9 @@ from typing import Any
 from mnist_rules.atomic import atomic_path, write_json
 from mnist_rules.report.results import RunResult
 
-COMPARISON_SCHEMA_VERSION = 1
+# 2: keys by label (a rule; engine/rule with compare --engines; a size for sweep), and
+# the CSV columns engine and peak_memory_bytes.
+COMPARISON_SCHEMA_VERSION = 2
 
 CSV_COLUMNS = (
     "rule",
@@ -31,6 +33,8 @@ CSV_COLUMNS = (
     "eval_seconds",
     "lr",
     "samples_per_update",
+    "engine",
+    "peak_memory_bytes",
 )
 
 
@@ -62,6 +66,13 @@ def overfit_peak(run: RunResult) -> int | None:
     return None
 
 
+def peak_mib(run: RunResult) -> str:
+    """The run's peak memory growth for a table: MiB, or a dash where not measured."""
+    if run.peak_memory_bytes is None:
+        return "—"
+    return f"{run.peak_memory_bytes / 2**20:,.0f}"
+
+
 def median_epoch_seconds(run: RunResult) -> float:
     return statistics.median(e.train_seconds for e in run.epochs)
 
@@ -69,6 +80,11 @@ def median_epoch_seconds(run: RunResult) -> float:
 def rule_label(run: RunResult) -> str:
     """compare's name for a run: its rule."""
     return run.rule
+
+
+def engine_rule_label(run: RunResult) -> str:
+    """compare --engines' name for a run: its engine and rule ("tuned/sample")."""
+    return f"{run.engine}/{run.rule}"
 
 
 def size_label(run: RunResult) -> str:
@@ -83,6 +99,11 @@ class Comparison:
     # What names a run in the JSON and the tables: its rule (compare), or its samples
     # per update (sweep); one name per run.
     label: Callable[[RunResult], str] = field(default=rule_label)
+
+    @property
+    def engines(self) -> list[str]:
+        """The engines of the runs, in the order they ran."""
+        return list(dict.fromkeys(run.engine for run in self.runs))
 
     def reached(self) -> dict[str, TargetReached | None]:
         return {self.label(run): time_to_target(run, self.target_acc) for run in self.runs}
@@ -120,6 +141,8 @@ class Comparison:
                         "eval_seconds": e.eval_seconds,
                         "lr": run.lr,
                         "samples_per_update": run.batch_size,
+                        "engine": run.engine,
+                        "peak_memory_bytes": run.peak_memory_bytes,
                     }
                 )
         return rows

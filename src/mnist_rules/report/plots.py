@@ -66,16 +66,20 @@ def comparison_figure(
     target = comparison.target_acc
     all_accs = [e.test_acc for run in comparison.runs for e in run.epochs] + [target]
 
+    # compare --engines: one line style per engine, the rule's colour for both.
+    styles = dict(zip(comparison.engines, ("o-", "s--", "^:"), strict=False))
+    several = len(styles) > 1
     for run in comparison.runs:
-        colour = RULE_COLOURS.get(run.rule)
+        colour, style = RULE_COLOURS.get(run.rule), styles.get(run.engine, "o-")
         epochs = [e.epoch for e in run.epochs]
         accs = [e.test_acc for e in run.epochs]
         seconds = np.cumsum([e.train_seconds for e in run.epochs])
         samples = f"{run.batch_size:,} sample{'' if run.batch_size == 1 else 's'}"
         label = f"{run.rule}: lr {run.lr:g}, {samples} per update"
-        loss_ax.plot(epochs, [e.train_loss for e in run.epochs], "o-", color=colour, label=label)
-        acc_ax.plot(epochs, accs, "o-", color=colour, clip_on=False)
-        time_ax.plot(seconds, accs, "o-", color=colour, clip_on=False)
+        label = f"{run.engine} engine, {label}" if several else label
+        loss_ax.plot(epochs, [e.train_loss for e in run.epochs], style, color=colour, label=label)
+        acc_ax.plot(epochs, accs, style, color=colour, clip_on=False)
+        time_ax.plot(seconds, accs, style, color=colour, clip_on=False)
         hit = time_to_target(run, target)
         if hit is not None:  # the answer compare exists for: when the target was reached
             i = epochs.index(hit.epoch)
@@ -133,7 +137,8 @@ def comparison_figure(
     first = comparison.runs[0]
     fig.suptitle(
         f"{first.dataset}, {first.train_size:,} training images: the update rules compared"
-        f" ({first.engine} engine on {first.device}: {first.device_name}; seed {first.seed})"
+        f" ({' and '.join(comparison.engines)} engine{'s' if several else ''} on"
+        f" {first.device}: {first.device_name}; seed {first.seed})"
     )
     handles, labels = loss_ax.get_legend_handles_labels()
     target_handles, target_labels = acc_ax.get_legend_handles_labels()
@@ -141,7 +146,7 @@ def comparison_figure(
         handles + target_handles,
         labels + target_labels,
         loc="outside lower center",
-        ncol=len(labels) + 1,
+        ncol=4 if several else len(labels) + 1,  # two rows for two engines
     )
     return fig
 
@@ -152,7 +157,10 @@ def _running_mean(values: np.ndarray, window: int) -> np.ndarray:
 
 
 def _update_loss_panel(ax, comparison: Comparison, update_losses) -> None:
-    series = [np.asarray(update_losses.get(run.rule, []), dtype=float) for run in comparison.runs]
+    series = [
+        np.asarray(update_losses.get(comparison.label(run), []), dtype=float)
+        for run in comparison.runs
+    ]
     for run, losses in zip(comparison.runs, series, strict=True):
         if len(losses) == 0:
             continue

@@ -13,7 +13,7 @@ from typing import Any
 
 from mnist_rules.atomic import write_json
 
-SCHEMA_VERSION = 2  # 2: compile_seconds; step_mode compile (was compiled), kernel
+SCHEMA_VERSION = 3  # 3: peak_memory_bytes. 2: compile_seconds; step_mode compile, kernel
 
 
 @dataclass
@@ -46,6 +46,9 @@ class RunResult:
     compile_seconds: float = 0.0  # compiling the steps (kernel, captures): not training
     world_size: int = 1  # processes training data-parallel (torchrun); 1 without
     data_mode: str = "resident"  # or "stream": the training images memory-mapped
+    # Growth of the peak memory while the run set up and trained (training.memory):
+    # the process's resident set on the CPU, the CUDA allocator's on a GPU.
+    peak_memory_bytes: int | None = None
     epochs: list[EpochResult] = field(default_factory=list)
     schema_version: int = SCHEMA_VERSION
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.ticker import FixedLocator, NullLocator
 
 from mnist_rules.report.comparison import Comparison, time_to_target
 from mnist_rules.report.plots import accuracy_axis, readable_log_axis
@@ -65,8 +66,13 @@ def sweep_figure(comparison: Comparison) -> Figure:
     accuracy_axis(time_ax, all_accs, target)
     time_ax.axhline(target, color="grey", ls="--", lw=1, label=f"target {target:g}%")
     time_ax.legend(loc="lower right", fontsize=8)
-    for axis in (cost_ax.xaxis, cost_ax.yaxis, time_ax.xaxis):
+    for axis in (cost_ax.yaxis, time_ax.xaxis):
         readable_log_axis(axis)
+    # The sizes swept are the ticks: a log axis's own 1-2-5 ticks crowd at 10^4 and up.
+    cost_ax.xaxis.set_major_locator(FixedLocator(sizes))
+    cost_ax.xaxis.set_major_formatter(lambda v, _: f"{v:,.0f}")
+    cost_ax.xaxis.set_minor_locator(NullLocator())
+    cost_ax.margins(x=0.08, y=0.15)  # room for the labels above the points
     for ax in (cost_ax, time_ax):
         ax.grid(True, alpha=0.3)
     first = runs[0]

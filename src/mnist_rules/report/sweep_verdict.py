@@ -4,6 +4,7 @@ much, and where the curve of time to the target turns."""
 from __future__ import annotations
 
 from mnist_rules.report.comparison import Comparison
+from mnist_rules.report.numbers import seconds
 from mnist_rules.report.results import RunResult
 from mnist_rules.report.verdict import epochs_phrase, join_and, times
 
@@ -17,7 +18,8 @@ def size_name(run: RunResult) -> str:
 
 
 def _short(run: RunResult) -> str:
-    return "all" if run.rule == "epoch" else f"{run.batch_size:,}"
+    """A size in a list of sizes: no thousands separator, which would read as a comma."""
+    return "all" if run.rule == "epoch" else f"{run.batch_size}"
 
 
 def sweep_verdict(comparison: Comparison) -> str:
@@ -38,12 +40,12 @@ def sweep_verdict(comparison: Comparison) -> str:
     best = runs[best_index]
     sentences = [
         f"{size_name(best)[0].upper() + size_name(best)[1:]} reached {target} soonest: at"
-        f" epoch {reached[id(best)].epoch}, after {best_seconds:.1f} s of training."
+        f" epoch {reached[id(best)].epoch}, after {seconds(best_seconds)} s of training."
     ]
     slower = [
-        f"{times(seconds / best_seconds)} sooner than {_short(runs[i])} (epoch"
-        f" {reached[id(runs[i])].epoch}, {seconds:.1f} s)"
-        for seconds, i in hits[1:]
+        f"{times(taken / best_seconds)} sooner than {_short(runs[i])} (epoch"
+        f" {reached[id(runs[i])].epoch}, {seconds(taken)} s)"
+        for taken, i in hits[1:]
     ]
     if slower:
         sentences.append(f"That is {join_and(slower, '; ')}.")

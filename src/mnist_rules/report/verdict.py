@@ -3,7 +3,8 @@ times faster it was than each of the others, and what each cost per epoch."""
 
 from __future__ import annotations
 
-from mnist_rules.report.comparison import Comparison, median_epoch_seconds
+from mnist_rules.report.comparison import Comparison, median_epoch_seconds, rule_label
+from mnist_rules.report.numbers import seconds
 
 
 def verdict(comparison: Comparison) -> str:
@@ -31,9 +32,35 @@ def verdict(comparison: Comparison) -> str:
         ]
         sentences.append(
             f"Per epoch, the {base.rule} rule was the cheapest"
-            f" ({median_epoch_seconds(base):.1f} s of training); {join_and(costs)} as much."
+            f" ({seconds(median_epoch_seconds(base))} s of training); {join_and(costs)} as much."
         )
     return " ".join(sentences)
+
+
+def engines_verdict(comparison: Comparison) -> str:
+    """compare --engines: the verdict for each engine's runs, then whether the engines
+    agree on which rule reaches the target first."""
+    target = f"{comparison.target_acc:g}%"
+    paragraphs, winners = [], {}
+    for engine in comparison.engines:
+        runs = [run for run in comparison.runs if run.engine == engine]
+        alone = Comparison(runs, comparison.target_acc, label=rule_label)
+        paragraphs.append(f"With the {engine} engine: {verdict(alone)}")
+        hits = sorted((hit.seconds, rule) for rule, hit in alone.reached().items() if hit)
+        winners[engine] = hits[0][1] if hits else None
+    said = [
+        f"{f'the {rule} rule' if rule else 'no rule'} with the {engine} engine"
+        for engine, rule in winners.items()
+    ]
+    if len(set(winners.values())) > 1:
+        paragraphs.append(
+            f"The engines disagree on which rule reaches {target} first: {join_and(said, '; ')}."
+            " What an update costs decides it, and that is the implementation's."
+        )
+    elif next(iter(winners.values())) is not None:
+        rule = next(iter(winners.values()))
+        paragraphs.append(f"The engines agree: the {rule} rule reaches {target} first.")
+    return "\n\n".join(paragraphs)
 
 
 def _race(comparison: Comparison, hits: list[tuple[float, str]], target: str) -> list[str]:
@@ -46,12 +73,12 @@ def _race(comparison: Comparison, hits: list[tuple[float, str]], target: str) ->
     else:
         lead = f"The {first} rule reached {target} first"
     sentences = [
-        f"{lead}: at epoch {reached[first].epoch}, after {first_seconds:.1f} s of training."
+        f"{lead}: at epoch {reached[first].epoch}, after {seconds(first_seconds)} s of training."
     ]
     faster = [
-        f"{times(seconds / first_seconds)} faster than the {rule} rule (epoch"
-        f" {reached[rule].epoch}, {seconds:.1f} s)"
-        for seconds, rule in hits[1:]
+        f"{times(taken / first_seconds)} faster than the {rule} rule (epoch"
+        f" {reached[rule].epoch}, {seconds(taken)} s)"
+        for taken, rule in hits[1:]
     ]
     short = []  # rules that missed but stopped before the winner's time: no ratio holds
     for run in comparison.runs:
@@ -59,7 +86,7 @@ def _race(comparison: Comparison, hits: list[tuple[float, str]], target: str) ->
             continue
         spent = run.total_train_seconds
         missed = (
-            f"{epochs_phrase(len(run.epochs))} and {spent:.1f} s without reaching it"
+            f"{epochs_phrase(len(run.epochs))} and {seconds(spent)} s without reaching it"
             f" (best {run.best.test_acc:.2f}%)"
         )
         if spent >= first_seconds:  # it trained longer and still missed: a lower bound
@@ -76,7 +103,7 @@ def _race(comparison: Comparison, hits: list[tuple[float, str]], target: str) ->
         sentences.append(
             clause[0].upper()
             + clause[1:]
-            + f", before {first_seconds:.1f} s: more epochs would show whether"
+            + f", before {seconds(first_seconds)} s: more epochs would show whether"
             + (" it reaches" if len(short) == 1 else " they reach")
             + f" {target} sooner."
         )

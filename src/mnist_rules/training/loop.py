@@ -39,6 +39,7 @@ from mnist_rules.training.distributed import SINGLE, World
 from mnist_rules.training.epoch_policy import EpochPolicy, TrainingClock
 from mnist_rules.training.interrupts import STOP
 from mnist_rules.training.ledger import LossLedger
+from mnist_rules.training.memory import PeakMemory
 from mnist_rules.training.reporter import SILENT, Reporter
 from mnist_rules.training.rules import DEFAULT_BATCH_SIZE, RULES, RuleName, plan_epoch
 
@@ -311,10 +312,14 @@ def train(
     signal stops the run. `resume`: a checkpoint (checkpoint.read) to go on from.
     `world`: this process's place in a torchrun job; give `checkpoint` to the main
     process only."""
+    # Under torchrun the process's GPU is known once the run has joined the job.
+    memory = PeakMemory(None if world.distributed else resolve_device(config.device))
     run = TrainingRun(config, data, world)
+    memory.start_device(run.engine.device)
     try:
         _train_epochs(run, config, reporter, checkpoint, resume, resume_path)
     finally:
+        run.result.peak_memory_bytes = memory.growth(run.engine.device)  # also when stopped
         run.engine.close()
         if world.distributed:
             distributed.stop()
