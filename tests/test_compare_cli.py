@@ -264,7 +264,7 @@ def test_engines_runs_each_rule_on_each_engine_from_the_same_weights(tiny_root, 
     assert set(keys) == {"torch/epoch", "torch/batch", "tuned/epoch", "tuned/batch"}
     rows = list(csv.DictReader(table.open()))
     assert [(r["engine"], r["rule"]) for r in rows[::2]] == [(r["engine"], r["rule"]) for r in runs]
-    assert "With the torch engine:" in result.output and "With the tuned engine:" in result.output
+    assert "With the torch engine," in result.output and "With the tuned engine," in result.output
     assert "The engines agree" in result.output or "The engines disagree" in result.output
 
 

@@ -124,6 +124,8 @@ def test_a_bad_size_is_refused_before_training(sizes, phrase):
 
 
 @pytest.mark.parametrize(("sizes", "phrase"), [
+    ("0", "a size must be at least 1"),
+    ("10,10", "each size may be named once"),
     ("1,x", "'x' is not a number"),
     ("1,301", "301 samples per update is more than the training set (300 images)"),
     (f"{N},all", "300 and all are both the whole training set"),

@@ -66,8 +66,8 @@ def test_the_engines_verdict_says_when_the_engines_disagree():
     for run in runs[2:]:
         run.engine = "tuned"
     text = engines_verdict(Comparison(runs, 96, label=engine_rule_label))
-    assert text.startswith("With the torch engine: The batch rule reached 96% first")
-    assert "With the tuned engine: The sample rule reached 96% first" in text
+    assert text.startswith("With the torch engine, the batch rule reached 96% first")
+    assert "With the tuned engine, the sample rule reached 96% first" in text
     assert text.endswith(
         "The engines disagree on which rule reaches 96% first: the batch rule with the"
         " torch engine and the sample rule with the tuned engine. What an update costs"

@@ -45,16 +45,17 @@ def engines_verdict(comparison: Comparison) -> str:
     for engine in comparison.engines:
         runs = [run for run in comparison.runs if run.engine == engine]
         alone = Comparison(runs, comparison.target_acc, label=rule_label)
-        paragraphs.append(f"With the {engine} engine: {verdict(alone)}")
+        said = verdict(alone)
+        paragraphs.append(f"With the {engine} engine, {said[0].lower()}{said[1:]}")
         hits = sorted((hit.seconds, rule) for rule, hit in alone.reached().items() if hit)
         winners[engine] = hits[0][1] if hits else None
-    said = [
+    firsts = [
         f"{f'the {rule} rule' if rule else 'no rule'} with the {engine} engine"
         for engine, rule in winners.items()
     ]
     if len(set(winners.values())) > 1:
         paragraphs.append(
-            f"The engines disagree on which rule reaches {target} first: {join_and(said, '; ')}."
+            f"The engines disagree on which rule reaches {target} first: {join_and(firsts, '; ')}."
             " What an update costs decides it, and that is the implementation's."
         )
     elif next(iter(winners.values())) is not None:
