@@ -277,3 +277,8 @@ def test_bad_engines_exit_2_and_write_nothing(tiny_root, tmp_path, engines, phra
     result = compare_tiny(tiny_root, "--engines", engines, "--json", out)
     assert_clean_failure(result, 2, phrase)
     assert not out.exists()
+
+
+def test_engine_and_engines_together_are_refused(tiny_root):
+    result = compare_tiny(tiny_root, "--engine", "torch", "--engines", "torch,tuned")
+    assert_clean_failure(result, 2, "--engine and --engines both name the engines")

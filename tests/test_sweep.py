@@ -141,3 +141,10 @@ def test_durations_keep_two_significant_figures():
     assert [duration(s) for s in (2.345, 0.0456, 0.000023, 150.0)] == [
         "2.3 s", "46 ms", "23 µs", "150 s"
     ]  # fmt: skip
+
+
+def test_a_size_that_stopped_sooner_than_the_winner_is_not_said_to_take_longer():
+    runs = [run(1, [96.5], 3.0), run(100, [95.0, 95.5], 1.0), run(N, [20.0], 0.5)]
+    text = sweep_verdict(Comparison(runs, 96, label=size_label))
+    assert "100 and all stopped before 3.0 s of training: more epochs would show" in text
+    assert text.endswith("No other size trained long enough to compare.")

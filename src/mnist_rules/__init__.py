@@ -4,4 +4,4 @@ Importing this package must stay cheap (no torch): the CLI's --help and --versio
 depend on it.
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

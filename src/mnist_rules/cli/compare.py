@@ -55,6 +55,7 @@ def _lr_option(rule: RuleName, default: float) -> typer.Option:
 
 @friendly_errors
 def compare(
+    ctx: typer.Context,
     epochs: int = typer.Option(10, "--epochs", min=1, help="Epochs for each rule."),
     rules: str = typer.Option(
         ALL_RULES, "--rules", help="Rules to run, comma-separated, in the order to show them."
@@ -109,6 +110,9 @@ def compare(
         )
     chosen = parse_rules(rules)
     chosen_engines = parse_engines(engines) if engines is not None else [engine]
+    given = ctx.get_parameter_source("engine")
+    if engines is not None and given is not None and given.name == "COMMANDLINE":
+        raise UsageError("--engine and --engines both name the engines; give one of them.")
     lrs = {RuleName.epoch: lr_epoch, RuleName.batch: lr_batch, RuleName.sample: lr_sample}
     for rule, value in lrs.items():
         if value is not None and rule not in chosen:
@@ -138,8 +142,11 @@ def compare(
             batch_size=batch_size if rule is RuleName.batch else None,
             seed=seed,  # the same seed: every rule starts from the same weights
             engine=engine,
-            # The torch engine runs op by op; the step mode is the tuned engine's.
-            step_mode=step_mode if engine is EngineName.tuned else StepMode.auto,
+            # With --engines, the step mode is the tuned engine's: the torch engine runs
+            # op by op (alone, it refuses another mode, as train does).
+            step_mode=StepMode.auto
+            if engine is EngineName.torch and len(chosen_engines) > 1
+            else step_mode,
             device=device,
             dataset=dataset,
             record_update_losses=update_losses,
@@ -151,7 +158,9 @@ def compare(
         for rule in chosen
     ]
     label = engine_rule_label if len(chosen_engines) > 1 else rule_label
-    data = load_data(configs[0], data_dir, train_subset)  # shared by the runs
+    # One load shared by the runs, its data mode as the step mode asked needs it.
+    data = load_data(next((c for c in configs if c.step_mode is step_mode), configs[0]),
+                     data_dir, train_subset)  # fmt: skip
     console = console_for(quiet)
     losses = {}
 

@@ -140,6 +140,8 @@ def sweep(
 
     first = config_for(chosen[0])  # checks the options before the data is read
     data = load_data(first, data_dir, train_subset)  # shared by the runs
+    if sizes == DEFAULT_SIZES:  # a small --train-subset: the default sizes that fit
+        chosen = [size for size in chosen if size is ALL or size < data.train_size]
     check_sizes(chosen, data.train_size, sizes)
     configs = [config_for(size) for size in chosen]
     console = console_for(quiet)

@@ -1,11 +1,11 @@
-"""What `sweep` prints: one row per update size, smallest first."""
+"""What `sweep` prints: one row per update size, in the order --sizes gave them."""
 
 from __future__ import annotations
 
 from rich.table import Table
 
 from mnist_rules.report.comparison import Comparison, median_epoch_seconds, peak_mib
-from mnist_rules.report.numbers import seconds
+from mnist_rules.report.numbers import seconds, significant
 from mnist_rules.report.results import RunResult
 
 
@@ -15,10 +15,10 @@ def size_heading(run: RunResult) -> str:
 
 def duration(seconds: float) -> str:
     """Two significant figures, in a unit that keeps them readable: 23 µs, 1.5 ms, 0.75 s."""
+    rounded = float(significant(seconds).replace(",", ""))  # 99.97 ms is 100 ms, not 1e+02
     for unit, scale in (("s", 1.0), ("ms", 1e-3), ("µs", 1e-6)):
-        if seconds >= scale or unit == "µs":
-            value = seconds / scale
-            return f"{value:.2g} {unit}" if value < 100 else f"{value:,.0f} {unit}"
+        if rounded >= scale or unit == "µs":
+            return f"{significant(rounded / scale)} {unit}"
     raise AssertionError("unreachable")
 
 

@@ -136,6 +136,7 @@ def _extract_copied_archives(cls: type[MNIST], raw_folder: Path) -> None:
     recompressed file is welcome: its MD5 differs from torchvision's, its content not)."""
     import gzip
     import shutil
+    import zlib
 
     for name, _md5 in cls.resources:
         archive, target = raw_folder / name, raw_folder / name.removesuffix(".gz")
@@ -144,10 +145,16 @@ def _extract_copied_archives(cls: type[MNIST], raw_folder: Path) -> None:
         try:
             with atomic_path(target) as tmp, gzip.open(archive) as src, open(tmp, "wb") as out:
                 shutil.copyfileobj(src, out)
-        except (OSError, EOFError) as exc:  # gzip.BadGzipFile is an OSError
+        except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
             raise DataError(
                 f"{archive.name} in {raw_folder} cannot be decompressed ({exc}): it may be"
                 " truncated. Replace it, or delete it to download a fresh copy."
+            ) from None
+        except OSError as exc:  # reading the archive, or writing beside it
+            raise DataError(
+                f"{archive.name} in {raw_folder} could not be extracted there"
+                f" ({exc.strerror or exc}). Extract it yourself, or give --data-dir a"
+                " directory you can write to."
             ) from None
 
 

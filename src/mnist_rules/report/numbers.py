@@ -2,9 +2,21 @@
 
 from __future__ import annotations
 
+import math
+
 
 def seconds(value: float, places: int = 1, width: int = 0) -> str:
     """`value` seconds with `places` decimals; under 0.1 s, two significant figures
     instead (0.043, not 0.0), which tiny sets and fast engines reach."""
-    text = f"{value:.2g}" if 0 < value < 0.1 else f"{value:.{places}f}"
+    text = significant(value) if 0 < value < 0.1 else f"{value:.{places}f}"
     return text.rjust(width)
+
+
+def significant(value: float, figures: int = 2) -> str:
+    """`value` to `figures` significant figures in plain notation (0.000052, not 5.2e-05;
+    100, not 1e+02)."""
+    if value == 0:
+        return "0"
+    rounded = float(f"{value:.{figures}g}")
+    digits = max(0, figures - 1 - math.floor(math.log10(abs(rounded))))
+    return f"{rounded:,.{digits}f}"

@@ -37,7 +37,7 @@ def sweep_verdict(comparison: Comparison) -> str:
             f" {closest.best.epoch}."
         )
     best_seconds, best_index = hits[0]
-    best = runs[best_index]
+    best = runs[best_index]  # the soonest
     sentences = [
         f"{size_name(best)[0].upper() + size_name(best)[1:]} reached {target} soonest: at"
         f" epoch {reached[id(best)].epoch}, after {seconds(best_seconds)} s of training."
@@ -57,15 +57,27 @@ def sweep_verdict(comparison: Comparison) -> str:
             f"{'Size' if len(missed) == 1 else 'Sizes'} {names} did not reach it in"
             f" {epochs_phrase(epochs)} (best {bests})."
         )
+    # A size that missed but trained for less time than the soonest took is no evidence
+    # either way: more epochs would tell.
+    short = [run for run in missed if run.total_train_seconds < best_seconds]
+    if short:
+        sentences.append(
+            f"{join_and([_short(run) for run in short])} stopped before"
+            f" {seconds(best_seconds)} s of training: more epochs would show whether"
+            f" {'it reaches' if len(short) == 1 else 'they reach'} {target} sooner."
+        )
     if len(runs) > 1:
-        sentences.append(_turn(runs, best_index))
+        sentences.append(_turn([run for run in runs if run not in short], best))
     return " ".join(sentences)
 
 
-def _turn(runs: list[RunResult], best: int) -> str:
+def _turn(runs: list[RunResult], best: RunResult) -> str:
     """Where the curve turns: the sizes below the soonest and above it took longer (or
-    never got there)."""
-    smaller, larger = runs[:best], runs[best + 1 :]
+    trained as long without getting there)."""
+    index = runs.index(best)
+    smaller, larger = runs[:index], runs[index + 1 :]
+    if not smaller and not larger:
+        return "No other size trained long enough to compare."
     if not smaller:
         return "The curve rises from there: every larger update took longer, or never got there."
     if not larger:

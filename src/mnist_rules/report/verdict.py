@@ -112,7 +112,7 @@ def _race(comparison: Comparison, hits: list[tuple[float, str]], target: str) ->
 
 
 def join_and(items: list[str], sep: str = ", ") -> str:
-    """a; a and b; a, b and c (sep "; " for clauses that hold commas themselves)."""
+    """a; a and b; a, b, and c (sep "; " for clauses that hold commas themselves)."""
     if len(items) == 1:
         return items[0]
     return (

@@ -9,10 +9,15 @@ CUDA: the growth of torch.cuda.max_memory_allocated, reset at the run's start.""
 
 from __future__ import annotations
 
-import resource
+import sys
 from pathlib import Path
 
 import torch
+
+try:
+    import resource  # POSIX only
+except ImportError:  # Windows: no lifetime peak to fall back on
+    resource = None
 
 _STATUS = Path("/proc/self/status")
 
@@ -42,7 +47,7 @@ class PeakMemory:
     def __init__(self, device: torch.device | None = None) -> None:
         self._rss = _status_bytes("VmRSS")
         self._own_peak = self._rss is not None and _reset_peak()
-        self._lifetime = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # KiB
+        self._lifetime = _lifetime_peak()
         self._cuda: int | None = None
         if device is not None:
             self.start_device(device)
@@ -53,13 +58,25 @@ class PeakMemory:
             torch.cuda.reset_peak_memory_stats(device)
             self._cuda = torch.cuda.memory_allocated(device)
 
-    def growth(self, device: torch.device) -> int:
-        """Bytes the peak grew by while the run set up and trained."""
+    def growth(self, device: torch.device) -> int | None:
+        """Bytes the peak grew by while the run set up and trained (None: not measurable
+        on this system)."""
         if self._cuda is not None:
             return max(0, torch.cuda.max_memory_allocated(device) - self._cuda)
         if self._own_peak:
             peak = _status_bytes("VmHWM")
             if peak is not None:
                 return max(0, peak - self._rss)
-        now = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+        now = _lifetime_peak()
+        if now is None or self._lifetime is None:
+            return None
         return max(0, now - max(self._lifetime, self._rss or 0))
+
+
+def _lifetime_peak() -> int | None:
+    """The process's peak resident set so far, in bytes (getrusage: KiB on Linux, bytes
+    on macOS), or None where there is no getrusage."""
+    if resource is None:
+        return None
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak if sys.platform == "darwin" else peak * 1024
