@@ -146,5 +146,5 @@ def test_durations_keep_two_significant_figures():
 def test_a_size_that_stopped_sooner_than_the_winner_is_not_said_to_take_longer():
     runs = [run(1, [96.5], 3.0), run(100, [95.0, 95.5], 1.0), run(N, [20.0], 0.5)]
     text = sweep_verdict(Comparison(runs, 96, label=size_label))
-    assert "100 and all stopped before 3.0 s of training: more epochs would show" in text
+    assert "Sizes 100 and all stopped before 3.0 s of training: more epochs would show" in text
     assert text.endswith("No other size trained long enough to compare.")

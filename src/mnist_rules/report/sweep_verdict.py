@@ -62,7 +62,8 @@ def sweep_verdict(comparison: Comparison) -> str:
     short = [run for run in missed if run.total_train_seconds < best_seconds]
     if short:
         sentences.append(
-            f"{join_and([_short(run) for run in short])} stopped before"
+            f"{'Size' if len(short) == 1 else 'Sizes'} {join_and([_short(run) for run in short])}"
+            " stopped before"
             f" {seconds(best_seconds)} s of training: more epochs would show whether"
             f" {'it reaches' if len(short) == 1 else 'they reach'} {target} sooner."
         )
