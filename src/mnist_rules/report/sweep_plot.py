@@ -36,7 +36,7 @@ def sweep_figure(comparison: Comparison) -> Figure:
     for run, hit, colour in zip(runs, hits, colours, strict=True):
         seconds = hit.seconds if hit is not None else run.total_train_seconds
         cost_ax.annotate(
-            "all" if run.rule == "epoch" else f"{run.batch_size:,}",
+            _name(run),
             (run.batch_size, seconds), xytext=(0, 9), textcoords="offset points",
             ha="center", fontsize=8, color=colour,
         )  # fmt: skip
@@ -53,7 +53,7 @@ def sweep_figure(comparison: Comparison) -> Figure:
     all_accs = [e.test_acc for run in runs for e in run.epochs] + [target]
     for run, colour in zip(runs, colours, strict=True):
         seconds = np.cumsum([e.train_seconds for e in run.epochs])
-        name = "all" if run.rule == "epoch" else f"{run.batch_size:,}"
+        name = _name(run)
         time_ax.plot(
             seconds, [e.test_acc for e in run.epochs], "o-", color=colour, clip_on=False,
             label=f"{name} per update (lr {run.lr:g})",
@@ -81,3 +81,8 @@ def sweep_figure(comparison: Comparison) -> Figure:
         f" ({first.engine} engine on {first.device}: {first.device_name}; seed {first.seed})"
     )
     return fig
+
+
+def _name(run) -> str:
+    """A size as the figure labels it: "all", or its samples per update (1,000)."""
+    return "all" if run.rule == "epoch" else f"{run.batch_size:,}"

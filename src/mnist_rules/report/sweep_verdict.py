@@ -3,7 +3,7 @@ much, and where the curve of time to the target turns."""
 
 from __future__ import annotations
 
-from mnist_rules.report.comparison import Comparison
+from mnist_rules.report.comparison import Comparison, size_label
 from mnist_rules.report.numbers import seconds
 from mnist_rules.report.results import RunResult
 from mnist_rules.report.verdict import epochs_phrase, join_and, times
@@ -17,17 +17,16 @@ def size_name(run: RunResult) -> str:
     return f"{run.batch_size:,} samples per update"
 
 
-def _short(run: RunResult) -> str:
-    """A size in a list of sizes: no thousands separator, which would read as a comma."""
-    return "all" if run.rule == "epoch" else f"{run.batch_size}"
-
-
 def sweep_verdict(comparison: Comparison) -> str:
     """One paragraph, built only from the recorded epochs."""
     runs = sorted(comparison.runs, key=lambda run: run.batch_size)
     target = f"{comparison.target_acc:g}%"
-    reached = {id(run): comparison.reached()[comparison.label(run)] for run in runs}
-    hits = sorted((reached[id(run)].seconds, i) for i, run in enumerate(runs) if reached[id(run)])
+    reached = comparison.reached()
+
+    def hit(run: RunResult):
+        return reached[comparison.label(run)]
+
+    hits = sorted((hit(run).seconds, i) for i, run in enumerate(runs) if hit(run))
     epochs = max(len(run.epochs) for run in runs)
     if not hits:
         closest = max(runs, key=lambda r: r.best.test_acc)
@@ -40,18 +39,18 @@ def sweep_verdict(comparison: Comparison) -> str:
     best = runs[best_index]  # the soonest
     sentences = [
         f"{size_name(best)[0].upper() + size_name(best)[1:]} reached {target} soonest: at"
-        f" epoch {reached[id(best)].epoch}, after {seconds(best_seconds)} s of training."
+        f" epoch {hit(best).epoch}, after {seconds(best_seconds)} s of training."
     ]
     slower = [
-        f"{times(taken / best_seconds)} sooner than {_short(runs[i])} (epoch"
-        f" {reached[id(runs[i])].epoch}, {seconds(taken)} s)"
+        f"{times(taken / best_seconds)} sooner than {size_label(runs[i])} (epoch"
+        f" {hit(runs[i]).epoch}, {seconds(taken)} s)"
         for taken, i in hits[1:]
     ]
     if slower:
         sentences.append(f"That is {join_and(slower, '; ')}.")
-    missed = [run for run in runs if reached[id(run)] is None]
+    missed = [run for run in runs if hit(run) is None]
     if missed:
-        names = join_and([_short(run) for run in missed])
+        names = join_and([size_label(run) for run in missed])
         bests = join_and([f"{run.best.test_acc:.2f}%" for run in missed])
         sentences.append(
             f"{'Size' if len(missed) == 1 else 'Sizes'} {names} did not reach it in"
@@ -61,9 +60,9 @@ def sweep_verdict(comparison: Comparison) -> str:
     # either way: more epochs would tell.
     short = [run for run in missed if run.total_train_seconds < best_seconds]
     if short:
+        names = join_and([size_label(run) for run in short])
         sentences.append(
-            f"{'Size' if len(short) == 1 else 'Sizes'} {join_and([_short(run) for run in short])}"
-            " stopped before"
+            f"{'Size' if len(short) == 1 else 'Sizes'} {names} stopped before"
             f" {seconds(best_seconds)} s of training: more epochs would show whether"
             f" {'it reaches' if len(short) == 1 else 'they reach'} {target} sooner."
         )
@@ -83,7 +82,8 @@ def _turn(runs: list[RunResult], best: RunResult) -> str:
         return "The curve rises from there: every larger update took longer, or never got there."
     if not larger:
         return "The curve falls to there: every smaller update took longer, or never got there."
+    below, above = (join_and([size_label(run) for run in side]) for side in (smaller, larger))
     return (
-        f"The curve turns there: smaller updates ({join_and([_short(r) for r in smaller])}) and"
-        f" larger ones ({join_and([_short(r) for r in larger])}) took longer, or never got there."
+        f"The curve turns there: smaller updates ({below}) and larger ones ({above}) took"
+        " longer, or never got there."
     )
