@@ -4,6 +4,13 @@ import os
 from pathlib import Path
 
 import pytest
+import torch  # does not import triton (torchvision, imported below, does)
+
+# Without a GPU, Triton's kernels (the kernel step mode on CUDA) run in its interpreter
+# on CPU tensors: tests/test_triton_kernel.py. Set before anything imports triton, so it
+# holds for the whole session.
+if not torch.cuda.is_available():
+    os.environ.setdefault("TRITON_INTERPRET", "1")
 
 from idx_files import write_dataset
 from mnist_rules.data.mnist import DatasetName, load

@@ -66,6 +66,21 @@ def test_the_world_is_read_from_torchruns_variables(monkeypatch):
     assert world_from_env().local_size == 4
 
 
+def test_more_processes_per_host_than_gpus_are_refused_by_every_process(monkeypatch):
+    """Each process takes cuda:LOCAL_RANK: two on a one-GPU host would die with
+    "invalid device ordinal". Every process refuses (the main one prints), before CUDA
+    or the process group is touched."""
+    from mnist_rules.training import distributed
+
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    monkeypatch.setattr(torch.cuda, "set_device", lambda d: pytest.fail("set a device"))
+    for rank in (0, 1):
+        world = World(rank=rank, size=2, local_rank=rank, local_size=2)
+        with pytest.raises(UsageError, match=r"2 processes on this host, but it has 1 visible"):
+            distributed.start(world, torch.device("cuda"))
+    distributed.check_gpus(World(rank=1, size=4, local_rank=1, local_size=2), 2)  # fits
+
+
 def test_what_cannot_split_is_refused_with_what_to_do():
     with pytest.raises(UsageError, match="sample rule cannot run on 2 processes"):
         check_rule(RuleName.sample, 1, World(0, 2))

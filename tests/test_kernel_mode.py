@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 import torch
 
+import sample_blocks
 from cli_runner import invoke
-from mnist_rules.engines import numba_sample_steps
+from mnist_rules.engines import numba_sample_steps, triton_sample_steps
 from mnist_rules.engines.blocked_sample_sgd import BlockedSampleSgd
 from mnist_rules.engines.kernel_sample_sgd import KernelSampleSgd
 from mnist_rules.engines.mlp_steps import MlpParams
@@ -26,28 +27,13 @@ CPU = torch.device("cpu")
 
 
 def one_block(sgd_class, x, onehot, pieces):
-    """A block of per-sample steps from build_mlp(0), its steps run in `pieces` (the
-    kernel runs the steps taken whenever asked): (params, logits, signal)."""
-    p = MlpParams(build_mlp(0))
-    sgd = sgd_class(p, 0.05, CPU, block=len(x))
-    logits = torch.zeros(len(x), 10)
-    sgd.begin()
-    sgd.start_block(x, onehot, logits)
-    for k in range(len(x)):
-        sgd.step(onehot[k], logits[k])
-        if k + 1 in pieces:
-            sgd.run_pending()
-    signal = sgd.signal.clone()
-    sgd.end()
-    return p, logits, signal
+    """A block of per-sample steps of `sgd_class` (tests/sample_blocks.py)."""
+    return sample_blocks.one_block(lambda p, k: sgd_class(p, 0.05, CPU, block=k), x, onehot, pieces)
 
 
 @pytest.fixture
 def block_data():
-    g = torch.Generator().manual_seed(1)
-    x = torch.rand(128, 784, generator=g)
-    onehot = torch.nn.functional.one_hot(torch.randint(0, 10, (128,), generator=g), 10)
-    return x, onehot.float()
+    return sample_blocks.block_data(128)
 
 
 def test_one_block_matches_the_eager_blocked_step(block_data):
@@ -141,12 +127,29 @@ def test_resolve_step_mode(requested, engine, device, per_sample, runs):
     ("requested", "device", "phrase"),
     [
         ("graph", "cpu", "--step-mode graph: CUDA graphs need a CUDA device"),
-        ("kernel", "cuda", "--step-mode kernel: the compiled per-sample loop runs on the CPU"),
+        ("kernel", "mps", "--step-mode kernel: the compiled per-sample steps run on the CPU"),
     ],
 )
 def test_a_mode_that_cannot_run_here_falls_back_to_eager_saying_why(requested, device, phrase):
     mode, why = resolve_step_mode(StepMode(requested), EngineName.tuned, device, True)
     assert mode is StepMode.eager and why.startswith(phrase) and "\n" not in why
+
+
+@pytest.mark.parametrize(
+    ("missing", "runs", "warning"),
+    [
+        (None, "kernel", None),
+        ("triton is not installed (x)", "eager",
+         "--step-mode kernel: triton is not installed (x); the tuned engine runs eagerly on cuda."),
+    ],
+)  # fmt: skip
+def test_kernel_on_cuda_runs_tritons_steps_if_triton_imports(monkeypatch, missing, runs, warning):
+    """The kernel mode on CUDA is Triton's (engines.triton_sample_sgd); auto stays eager."""
+    monkeypatch.setattr(triton_sample_steps, "available", lambda: missing)
+    mode, why = resolve_step_mode(StepMode.kernel, EngineName.tuned, "cuda", True)
+    assert (mode, why) == (StepMode(runs), warning)
+    auto = resolve_step_mode(StepMode.auto, EngineName.tuned, "cuda", True)
+    assert auto == (StepMode.eager, None)
 
 
 def test_eager_units_count_no_compile_time(tiny_data):

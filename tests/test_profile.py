@@ -10,7 +10,7 @@ import torch
 from torch.autograd import DeviceType
 
 from cli_runner import assert_clean_failure, invoke
-from mnist_rules.engines.regions import BACKWARD, DATA, FORWARD
+from mnist_rules.engines.regions import BACKWARD, DATA, EPOCH_START, FORWARD, TRANSFER
 from mnist_rules.report.profiling import PARTS, device_split, profile
 from mnist_rules.training.config import TrainConfig
 from mnist_rules.training.loop import TrainingRun
@@ -138,8 +138,13 @@ def test_an_unwritable_trace_path_fails_before_profiling(tiny_root, tmp_path):
     assert_clean_failure(result, 2, "--trace")
 
 
-def event(name, device_type=DeviceType.CPU, device=0.0):
-    return SimpleNamespace(name=name, device_type=device_type, device_time_total=device)
+def event(name, device_type=DeviceType.CPU, device=0.0, id=0, link=0, parent=None, note=False):
+    """A FunctionEvent's fields that device_split reads (`link`: linked_correlation_id,
+    the host op that launched a device event; `note`: a user annotation)."""
+    return SimpleNamespace(
+        name=name, device_type=device_type, device_time_total=device, id=id,
+        linked_correlation_id=link, cpu_parent=parent, is_user_annotation=note,
+    )  # fmt: skip
 
 
 def test_cuda_events_split_into_transfer_and_compute():
@@ -160,6 +165,46 @@ def test_cuda_events_split_into_transfer_and_compute():
     assert parts["source"] == "mixed"
     assert device_split(events[:3])["source"] == "pageable"
     assert device_split(events[:2]) == {"transfer": 0, "compute": 0, "copies": 0, "source": None}
+
+
+def test_the_epochs_copies_and_the_regions_own_ranges_are_left_out():
+    """A copy launched inside the epoch's start (its order, once an epoch) is not a
+    per-step transfer; a region's range shown on the device is not a kernel."""
+    cuda = DeviceType.CUDA
+    start = event(EPOCH_START, id=1)
+    transfer = event(TRANSFER, id=3)
+    events = [
+        start,
+        event("aten::copy_", id=2, parent=start),
+        transfer,
+        event("aten::copy_", id=4, parent=transfer),
+        event("Memcpy HtoD (Pageable -> Device)", cuda, device=5.0, id=90, link=2),
+        event("Memcpy HtoD (Pinned -> Device)", cuda, device=3.0, id=91, link=4),
+        event(TRANSFER, cuda, device=50.0, id=92, note=True),  # gpu_user_annotation
+        event("void gemv_kernel<float>", cuda, device=11.0, id=93, link=4),
+    ]
+    parts = device_split(events)
+    assert (parts["transfer"], parts["compute"], parts["copies"]) == (3.0, 11.0, 1)
+    assert parts["source"] == "pinned"
+
+
+def test_a_host_op_knows_the_region_it_ran_in_from_a_real_profile():
+    """What device_split walks, in a real (CPU) profile: an op's cpu_parent chain
+    reaches the record_function range around it."""
+    from torch.profiler import profile as torch_profile
+    from torch.profiler import record_function
+
+    from mnist_rules.report.profiling import _launched_in
+
+    a, b = torch.zeros(1000), torch.ones(1000)
+    with torch_profile() as prof:
+        with record_function(EPOCH_START):
+            a.copy_(b)
+        a.add_(b)
+    ops = {e.name: e for e in prof.events()}
+    assert _launched_in(ops["aten::copy_"], EPOCH_START)
+    assert not _launched_in(ops["aten::add_"], EPOCH_START)
+    assert not _launched_in(None, EPOCH_START)
 
 
 def test_region_timing_sums_wall_time_per_name():

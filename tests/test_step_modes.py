@@ -91,6 +91,10 @@ def test_compiled_mode_matches_eager(tiny_data, monkeypatch, kw):
     compiled = trained(tiny_data, StepMode.compiled, epochs=1, **kw)
     assert compiled.result.step_mode == "compile"
     assert counters["stats"]["unique_graphs"] >= 1  # traced, not silently eager
+    # The buffers its units mutate are static (else reduce-overhead skips its CUDA graphs).
+    engine = compiled.engine
+    buffers = [*engine.params.tensors, *engine.params.grads, engine._logits, engine._onehot]
+    assert all(hasattr(t, "_dynamo_static_input_type") for t in buffers)
     for name, tensor in weights(eager).items():
         torch.testing.assert_close(weights(compiled)[name], tensor, rtol=0, atol=1e-6)
     assert compiled.result.final.test_acc == eager.result.final.test_acc

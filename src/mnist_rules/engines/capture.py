@@ -115,6 +115,16 @@ class LazyUnit:
         return self.fn
 
 
+def mark_static(tensors: Sequence[torch.Tensor]) -> None:
+    """Tell torch.compile that these tensors keep their address from call to call.
+    Its CUDA graphs (mode "reduce-overhead") are skipped for a function that mutates an
+    input other than a parameter or a static buffer, and every unit mutates the
+    engine's buffers; a unit's tensors are those it reads through its closure, which
+    Dynamo lifts to inputs. On a CPU it only saves Dynamo a guard."""
+    for tensor in tensors:
+        torch._dynamo.mark_static_address(tensor)
+
+
 def warn_fallback(what: str, error: BaseException, then: str) -> None:
     """One warning line: what failed, the error's first line (its type's name if it has
     none), and what happens instead. Every step mode that falls back says it this way."""

@@ -2,11 +2,9 @@
 engines.blocked_sample_sgd, its per-step ops replaced by one compiled loop
 (engines.numba_sample_steps) that runs a block's steps per call.
 
-The steps are taken lazily: `step` only counts, and the steps counted so far run in
-one call when the block is full, when the first layer's pending update is applied,
-or when the engine needs the model or the logits (`run_pending`). Layers 2 and 3 are
-updated in place in the model's parameters (no augmented copies: the compiled loop
-adds the biases itself), through numpy views made once.
+The steps are taken lazily (engines.deferred_sample_sgd). Layers 2 and 3 are updated
+in place in the model's parameters (the compiled loop adds the biases itself), through
+numpy views made once.
 """
 
 from __future__ import annotations
@@ -14,20 +12,17 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from mnist_rules.engines.blocked_sample_sgd import BlockedSampleSgd
+from mnist_rules.engines.deferred_sample_sgd import DeferredSampleSgd
 from mnist_rules.engines.mlp_steps import MlpParams
 from mnist_rules.engines.numba_sample_steps import compiled_steps
-from mnist_rules.engines.regions import BLOCK_GEMMS, STEPS
+from mnist_rules.engines.regions import STEPS
 
 # Scratch rows the compiled loop works in: a1, a2, dL/da1, dL/da2, dL/dz.
 _SCRATCH_ROWS = 5
 
 
-class KernelSampleSgd(BlockedSampleSgd):
+class KernelSampleSgd(DeferredSampleSgd):
     """Per-sample SGD on `p` with the steps compiled; `p` is current after `end`."""
-
-    # profile's split: the block's torch GEMMs, and the compiled steps (one region each)
-    first_layer_regions = (BLOCK_GEMMS, BLOCK_GEMMS)
 
     def __init__(self, p: MlpParams, lr: float, device: torch.device, block: int, **kw):
         if device.type != "cpu":
@@ -42,26 +37,12 @@ class KernelSampleSgd(BlockedSampleSgd):
         self._rows: tuple[np.ndarray, np.ndarray] | None = None  # the block's one-hots, logits
         self.ran = 0  # steps of the block that have run (of self.k taken)
 
-    def begin(self) -> None:
-        """Nothing to take: the compiled loop updates layers 2 and 3 in place."""
-
-    def end(self) -> None:
-        """Run the steps taken and apply the first layer's pending updates: `p` is the
-        model after every step so far."""
-        self.finish_block()
-
     def start_block(self, x: torch.Tensor, onehot: torch.Tensor, logits: torch.Tensor) -> None:
         """Start a block: its images (K, 784) in training order, and views of the
         engine's one-hot labels and logits rows for the same positions."""
         self.next_block(x)
         self._rows = (onehot.numpy(), logits.numpy())
         self.ran = 0
-
-    def step(self, onehot=None, logits_out=None) -> None:
-        """Take the block's next step (it runs with the others, in one call)."""
-        self.k += 1
-        if self.k == self.block:
-            self.run_pending()
 
     def run_pending(self) -> None:
         """Run the steps taken since the last call."""
@@ -74,8 +55,3 @@ class KernelSampleSgd(BlockedSampleSgd):
             self._steps(pre, gram, signal, self.ran, self.k, w2, b2, w3, b3, onehot, logits,
                         self._lr32, self._scratch.numpy())  # fmt: skip
         self.ran = self.k
-
-    def _apply_first_layer(self) -> None:
-        self.run_pending()
-        super()._apply_first_layer()
-        self.ran = 0

@@ -21,8 +21,9 @@ class Transfer(str, Enum):
 
 class StepMode(str, Enum):
     """How the tuned engine runs its steps: op by op (eager), as CUDA graphs (graph),
-    through torch.compile (compile; engines.capture), or, for per-sample SGD, as one
-    compiled loop per block (kernel: numba on the CPU; engines.kernel_sample_sgd).
+    through torch.compile (compile; engines.capture), or, for per-sample SGD, as
+    compiled steps (kernel: numba's loop per block on the CPU, engines.kernel_sample_sgd;
+    Triton's fused kernels on CUDA, engines.triton_sample_sgd).
     auto: the fastest measured for the device and rule (resolve_step_mode)."""
 
     auto = "auto"
@@ -48,8 +49,10 @@ def resolve_step_mode(
     """The step mode that will run, and a one-line warning when it is not the one asked
     for. auto: kernel for per-sample SGD on the CPU (measured 2.9-3.6x faster than
     eager; docs/engines.md), eager otherwise: the other rules' steps are GEMMs, and on
-    CUDA no mode has been measured faster yet. kernel with the other rules is eager, as
-    documented (no warning). A mode that cannot run here falls back to eager."""
+    CUDA no mode has been measured faster yet (the Triton kernel steps included: auto
+    stays eager there until they are). kernel runs numba's compiled loop on the CPU and
+    Triton's fused steps on CUDA; with the other rules it is eager, as documented (no
+    warning). A mode that cannot run here falls back to eager."""
     requested = StepMode(requested)
     asked = f"--step-mode {requested.value}"
     if engine is EngineName.torch or requested is StepMode.eager:
@@ -64,17 +67,22 @@ def resolve_step_mode(
         why = f"CUDA graphs need a CUDA device; the tuned engine runs eagerly on {device_type}"
         return StepMode.eager, f"{asked}: {why}."
     if requested is StepMode.kernel:
-        if device_type != "cpu":
-            return StepMode.eager, (
-                f"{asked}: the compiled per-sample loop runs on the CPU (numba);"
-                f" the tuned engine runs eagerly on {device_type}."
-            )
-        from mnist_rules.engines.numba_sample_steps import available
+        if device_type == "cuda":  # Triton's fused steps
+            from mnist_rules.engines.triton_sample_steps import available
 
+            then = "the tuned engine runs eagerly on cuda"
+        elif device_type == "cpu":  # numba's compiled loop
+            from mnist_rules.engines.numba_sample_steps import available
+
+            then = (
+                "the tuned engine runs eagerly (pip install numba for the compiled per-sample loop)"
+            )
+        else:
+            return StepMode.eager, (
+                f"{asked}: the compiled per-sample steps run on the CPU (numba) or on CUDA"
+                f" (Triton); the tuned engine runs eagerly on {device_type}."
+            )
         missing = available()
         if missing is not None:
-            return StepMode.eager, (
-                f"{asked}: {missing}; the tuned engine runs eagerly"
-                " (pip install numba for the compiled per-sample loop)."
-            )
+            return StepMode.eager, f"{asked}: {missing}; {then}."
     return requested, None

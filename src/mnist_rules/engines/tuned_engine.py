@@ -6,8 +6,9 @@
 - Math: the MLP's backward written out (engines.mlp_steps), the update fused into it;
   per-sample SGD defers the first layer's updates a block at a time
   (engines.blocked_sample_sgd), which is where that rule's time went; in the kernel
-  step mode a block's per-sample steps run as one compiled loop
-  (engines.kernel_sample_sgd).
+  step mode a block's per-sample steps run as one compiled loop on the CPU
+  (engines.kernel_sample_sgd), or as two fused Triton launches each on CUDA
+  (engines.triton_sample_sgd).
 - No host sync per step: each sample's logits are written into one device tensor,
   which the loss ledger (training.ledger) turns into losses when the loop reads it
   (once per epoch, and at the reporter's refreshes).
@@ -20,12 +21,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
+from typing import ClassVar
 
 import torch
 
 from mnist_rules.engines.base import Engine, unit_floats
 from mnist_rules.engines.blocked_sample_sgd import BLOCK, BlockedSampleSgd, cpu_threads
-from mnist_rules.engines.capture import LazyUnit, warn_fallback
+from mnist_rules.engines.capture import LazyUnit, mark_static, warn_fallback
 from mnist_rules.engines.input_sources import (
     InputSource,
     ResidentInputs,
@@ -33,6 +35,7 @@ from mnist_rules.engines.input_sources import (
 )
 from mnist_rules.engines.mlp_steps import MlpParams, chunk_step
 from mnist_rules.engines.modes import StepMode, Transfer
+from mnist_rules.engines.regions import EPOCH_START
 from mnist_rules.training.rules import Chunk
 
 CLASSES = 10
@@ -51,6 +54,10 @@ _NO_ROWS = _NoRows()
 
 class TunedEngine(Engine):
     name = "tuned"
+    # The kernel step mode's per-sample steps by device type: Triton's fused kernels on
+    # CUDA (engines.triton_sample_sgd), numba's compiled loop on the CPU. The tests point
+    # "cpu" at "triton" to run Triton's kernels end to end in its interpreter.
+    kernel_steps: ClassVar[dict[str, str]] = {"cuda": "triton", "cpu": "numba"}
 
     def __init__(
         self,
@@ -125,26 +132,45 @@ class TunedEngine(Engine):
             self._use_kernel(cores)
 
     def _use_kernel(self, cores: int) -> None:
-        """Per-sample steps through the compiled loop, compiled (or loaded from numba's
-        cache) now; eager with a one-line warning if that fails."""
-        from mnist_rules.engines import numba_sample_steps
-        from mnist_rules.engines.kernel_sample_sgd import KernelSampleSgd
-
+        """Per-sample steps through numba's compiled loop or Triton's kernels (by
+        `kernel_steps`), compiled (or loaded from a cache) now; eager with a one-line
+        warning if that fails."""
+        triton = self.kernel_steps.get(self.device.type) == "triton"
+        what = "the Triton per-sample steps" if triton else "the per-sample loop"
         try:
-            self.compile_seconds += numba_sample_steps.compile_now()
-        except Exception as error:  # numba's errors have no common base class
+            sgd = (self._triton_steps if triton else self._numba_steps)(self._blocked.block)
+        except Exception as error:  # numba's and triton's errors have no common base class
             warn_fallback(
-                "--step-mode kernel: compiling the per-sample loop failed",
+                f"--step-mode kernel: compiling {what} failed",
                 error,
                 "the tuned engine runs eagerly",
             )
             self.step_mode = StepMode.eager
             return
-        self._blocked = KernelSampleSgd(self.params, self.lr, self.device, self._blocked.block)
+        self._blocked = sgd
         self._blocked.regions = self.regions
         # No torch op runs between the block GEMMs: they keep all cores for the epoch,
         # and the new object's block_threads stays None (no switch twice a block).
         self._train_threads = cores
+
+    def _numba_steps(self, block: int) -> BlockedSampleSgd:
+        """numba's compiled loop (the CPU's), compiled or loaded from its cache now."""
+        from mnist_rules.engines import numba_sample_steps
+        from mnist_rules.engines.kernel_sample_sgd import KernelSampleSgd
+
+        self.compile_seconds += numba_sample_steps.compile_now()
+        return KernelSampleSgd(self.params, self.lr, self.device, block)
+
+    def _triton_steps(self, block: int) -> BlockedSampleSgd:
+        """Triton's fused steps (CUDA's), compiled or loaded from its cache now."""
+        from mnist_rules.engines import triton_sample_steps
+        from mnist_rules.engines.triton_sample_sgd import TritonSampleSgd
+
+        sgd = TritonSampleSgd(self.params, self.lr, self.device, block)
+        p = self.params
+        shape = {"hidden1": p.w1.shape[0], "hidden2": p.w2.shape[0], "classes": p.w3.shape[0]}
+        self.compile_seconds += triton_sample_steps.compile_now(self.device, block=block, **shape)
+        return sgd
 
     def _unit(self, key: tuple, make: Callable[[], Callable[[], None]]) -> LazyUnit:
         """The unit for `key`, its function made by `make` on first use. `state`: what
@@ -152,14 +178,30 @@ class TunedEngine(Engine):
         if key not in self._units:
             p, sgd = self.params, self._blocked
             state = [*p.tensors, *p.grads, sgd.w2a, sgd.w3a]
-            self._units[key] = LazyUnit(make(), self.step_mode, self.device, state, self)
+            fn = make()
+            if self.step_mode is StepMode.compiled:
+                mark_static(self._static_tensors(fn))
+            self._units[key] = LazyUnit(fn, self.step_mode, self.device, state, self)
         return self._units[key]
 
+    def _static_tensors(self, fn: Callable[[], None]) -> list[torch.Tensor]:
+        """Every tensor a unit can touch, all at fixed addresses: the parameters and
+        their gradients, this engine's buffers, the per-sample steps' and the input
+        source's, and the unit's own (its closure's)."""
+        p = self.params
+        found = [*p.tensors, *p.grads, self._onehot, self._logits, self._start, self._arange]
+        for holder in (self._blocked, self.source):
+            found += [v for v in vars(holder).values() if isinstance(v, torch.Tensor)]
+        cells = fn.__closure__ or ()
+        found += [c.cell_contents for c in cells if isinstance(c.cell_contents, torch.Tensor)]
+        return found
+
     def batches(self, order: torch.Tensor, chunks: Sequence[Chunk]) -> Iterator:
-        self.source.start_epoch(order)
-        # One-hot labels in training order, written into the buffer the row views see.
-        labels = self.labels[order.to(self.device)]
-        self._onehot.zero_().scatter_(1, labels.unsqueeze(1), 1.0)
+        with self.regions(EPOCH_START):  # a copy an epoch: not profile's per-step transfer
+            self.source.start_epoch(order)
+            # One-hot labels in training order, written into the buffer the row views see.
+            labels = self.labels[order.to(self.device)]
+            self._onehot.zero_().scatter_(1, labels.unsqueeze(1), 1.0)
         if self._per_sample and chunks and not self.can_stop_at(chunks[0].start):
             raise ValueError(f"per-sample steps resume at a block's start, not {chunks[0].start}")
         # The epoch's threads, given back also when the loop stops early.

@@ -43,7 +43,7 @@ from torch.profiler import profile as torch_profile
 
 import mnist_rules
 from mnist_rules.atomic import atomic_path, write_json
-from mnist_rules.engines.regions import BLOCK_GEMMS, COMPUTE, DATA, STEPS
+from mnist_rules.engines.regions import BLOCK_GEMMS, COMPUTE, DATA, EPOCH_START, STEPS
 from mnist_rules.training.loop import TrainingRun
 from mnist_rules.training.rules import RuleName
 
@@ -142,13 +142,24 @@ def _timed(run: TrainingRun, steps: Iterator, count: int) -> float:
 
 def device_split(events) -> dict[str, Any]:
     """From a profiler's FunctionEvents: device microseconds in host-to-device copies
-    and in kernels, the copies' count, and their source memory."""
+    and in kernels, the copies' count, and their source memory.
+
+    Left out: the regions' own ranges, which CUDA profiling also shows as device events
+    (user annotations: compute is kernel time only), and the copies made at an epoch's
+    start (engines.regions.EPOCH_START: once an epoch, not per step). A device event is
+    linked to the host op that launched it (`linked_correlation_id` is that op's `id`),
+    and the op's ancestors (`cpu_parent`) say which region it ran in."""
+    host_ops = {
+        e.id: e for e in events if e.device_type == DeviceType.CPU and not e.linked_correlation_id
+    }
     transfer = compute = 0.0
     copies, sources = 0, set()
     for event in events:
-        if event.device_type != DeviceType.CUDA:
+        if event.device_type != DeviceType.CUDA or event.is_user_annotation:
             continue
         if event.name.startswith("Memcpy HtoD"):
+            if _launched_in(host_ops.get(event.linked_correlation_id), EPOCH_START):
+                continue
             transfer += event.device_time_total
             copies += 1
             sources.add("pinned" if "Pinned" in event.name else "pageable")
@@ -156,6 +167,15 @@ def device_split(events) -> dict[str, Any]:
             compute += event.device_time_total
     source = None if not sources else sources.pop() if len(sources) == 1 else "mixed"
     return {"transfer": transfer, "compute": compute, "copies": copies, "source": source}
+
+
+def _launched_in(op, region: str) -> bool:
+    """Whether host op `op` (None: not found) ran inside `region`."""
+    while op is not None:
+        if op.name == region:
+            return True
+        op = op.cpu_parent
+    return False
 
 
 def profile(

@@ -61,13 +61,32 @@ def start(world: World, device: torch.device) -> torch.device:
     import torch
     import torch.distributed as dist
 
-    if device.type == "cuda":
+    cuda = device.type == "cuda"
+    if cuda:
+        check_gpus(world, torch.cuda.device_count())
         device = torch.device("cuda", world.local_rank)
         torch.cuda.set_device(device)
     if not dist.is_initialized():
-        backend = "nccl" if device.type == "cuda" else "gloo"
-        dist.init_process_group(backend, rank=world.rank, world_size=world.size)
+        # device_id binds the group to this process's GPU: NCCL then connects at once,
+        # and barriers need not guess the device.
+        backend, bound = ("nccl", device) if cuda else ("gloo", None)
+        dist.init_process_group(backend, rank=world.rank, world_size=world.size, device_id=bound)
     return device
+
+
+def check_gpus(world: World, visible: int) -> None:
+    """Each process of a host trains on its own GPU, cuda:LOCAL_RANK: refuse a job with
+    more processes on this host than it has visible GPUs (CUDA would stop each extra
+    one with "invalid device ordinal"; NCCL refuses two ranks on one GPU). Every process
+    of the host checks the same numbers, so the main one says it too."""
+    if world.local_size <= visible:
+        return
+    raise UsageError(
+        f"torchrun started {world.local_size} processes on this host, but it has"
+        f" {visible} visible CUDA device{'s' if visible != 1 else ''}: each process"
+        f" trains on its own GPU (cuda:LOCAL_RANK). Start at most {visible} per host"
+        f" (--nproc-per-node {visible}), or train on the CPU with --device cpu."
+    )
 
 
 def stop() -> None:

@@ -1,0 +1,158 @@
+"""The kernel step mode on CUDA (engines.triton_sample_sgd, engines.triton_sample_steps):
+Triton's fused per-sample steps do the eager blocked step's math and the torch engine's,
+give the same bits however a block's steps are split over calls, and let a NaN through
+to the logits.
+
+With a GPU the kernels run on it, as in training; without one, on CPU tensors in
+Triton's interpreter (TRITON_INTERPRET=1, set in tests/conftest.py). The interpreter
+takes some 0.1 s a step (2 cores), so blocks and sets are small, and all but the first
+test use 128 units per program (4 programs, the last one masked) instead of ROWS."""
+
+import warnings
+
+import pytest
+import torch
+
+import sample_blocks
+from mnist_rules.engines import numba_sample_steps
+from mnist_rules.engines import triton_sample_steps as steps
+from mnist_rules.engines.blocked_sample_sgd import BlockedSampleSgd
+from mnist_rules.engines.mlp_steps import MlpParams
+from mnist_rules.engines.triton_sample_sgd import TritonSampleSgd
+from mnist_rules.engines.tuned_engine import TunedEngine
+from mnist_rules.model import build_mlp
+from mnist_rules.training.config import TrainConfig
+from mnist_rules.training.loop import train
+
+CUDA = torch.cuda.is_available()
+DEVICE = torch.device("cuda" if CUDA else "cpu")
+WIDE = 128  # units per program: fewer programs for the interpreter to run one by one
+# On the CPU, --step-mode kernel resolves through numba's availability (engines.modes).
+resolves_on_cpu = pytest.mark.skipif(
+    not CUDA and numba_sample_steps.available() is not None, reason="numba does not import"
+)
+
+pytestmark = [
+    pytest.mark.triton,
+    pytest.mark.skipif(steps.available() is not None, reason="triton does not import"),
+    pytest.mark.skipif(
+        not CUDA and steps.available() is None and not steps.interpreting(),
+        reason="no GPU, and TRITON_INTERPRET is not 1 (tests/conftest.py sets it)",
+    ),
+]
+
+
+def one_block(make, x, onehot, pieces=()):
+    return sample_blocks.one_block(make, x, onehot, pieces, DEVICE)
+
+
+def eager(p, block):
+    return BlockedSampleSgd(p, 0.05, DEVICE, block)
+
+
+def fused(rows=None, **kw):
+    return lambda p, block: TritonSampleSgd(p, 0.05, DEVICE, block, rows=rows, **kw)
+
+
+@pytest.fixture
+def block_data():
+    return sample_blocks.block_data(64, DEVICE)
+
+
+def test_one_block_matches_the_eager_blocked_step(block_data):
+    ref, ref_logits, ref_signal = one_block(eager, *block_data)
+    got, logits, signal = one_block(fused(), *block_data)  # ROWS: 13 programs for 400
+    for a, b in zip(ref.tensors, got.tensors, strict=True):
+        torch.testing.assert_close(b, a, rtol=0, atol=1e-6)
+    torch.testing.assert_close(logits, ref_logits, rtol=0, atol=1e-6)
+    torch.testing.assert_close(signal, ref_signal, rtol=0, atol=1e-6)
+    assert (signal == 0).any() and (signal != 0).any()  # the ReLU masks did something
+    assert not torch.equal(got.w2, MlpParams(build_mlp(0).to(DEVICE)).w2)  # it moved
+
+
+def test_a_block_run_in_pieces_is_bitwise_one_call(block_data):
+    whole, whole_logits, whole_signal = one_block(fused(WIDE), *block_data)
+    pieces, logits, signal = one_block(fused(WIDE), *block_data, pieces=(1, 2, 37, 63))
+    for a, b in zip(whole.tensors, pieces.tensors, strict=True):
+        assert torch.equal(a, b)
+    assert torch.equal(whole_logits, logits) and torch.equal(whole_signal, signal)
+
+
+@pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning")  # numpy's
+def test_a_nan_in_an_input_reaches_the_logits(block_data):
+    x, onehot = (t[:8].clone() for t in block_data)
+    x[3, 100] = float("nan")
+    _, ref_logits, _ = one_block(eager, x, onehot)
+    _, logits, _ = one_block(fused(WIDE), x, onehot)
+    assert logits[:3].isfinite().all() and logits[3:].isnan().all()
+    assert torch.equal(logits.isnan(), ref_logits.isnan())
+
+
+@pytest.mark.skipif(not CUDA, reason="CUDA graphs need a GPU")
+def test_replaying_a_block_as_a_cuda_graph_is_bitwise_launch_by_launch(block_data):
+    runs = []
+    for graphs in (False, True):
+        p = MlpParams(build_mlp(0).to(DEVICE))
+        sgd = TritonSampleSgd(p, 0.05, DEVICE, 64, graphs=graphs)
+        logits = torch.zeros(3, 64, 10, device=DEVICE)
+        for b in range(3):  # launches (compiles), captures + replays, replays
+            sgd.start_block(block_data[0], block_data[1], logits[b])
+            for _ in range(64):
+                sgd.step()
+            sgd.finish_block()
+        assert (sgd._graph is not None) == graphs
+        runs.append((p, logits))
+    (a, logits_a), (b, logits_b) = runs
+    assert all(torch.equal(s, t) for s, t in zip(a.tensors, b.tensors, strict=True))
+    assert torch.equal(logits_a, logits_b)
+
+
+@pytest.fixture
+def triton_on_this_device(monkeypatch):
+    """The kernel step mode on this device runs Triton's steps: CUDA's rule, and on the
+    CPU (the interpreter) the engine's `kernel_steps` pointed at them."""
+    if not CUDA:
+        monkeypatch.setitem(TunedEngine.kernel_steps, "cpu", "triton")
+        monkeypatch.setattr(steps, "ROWS", WIDE)
+
+
+@resolves_on_cpu
+def test_kernel_mode_matches_the_torch_engine_after_two_epochs(
+    tiny_data, triton_on_this_device, monkeypatch
+):
+    """150 samples, shuffled: a block of 128 and one of 22 each epoch (on a GPU the
+    second epoch's full block is a CUDA graph's replay)."""
+    monkeypatch.setattr(torch.backends.cuda.matmul, "allow_tf32", False)  # full float32
+    runs = {}
+    for engine, mode in (("torch", "eager"), ("tuned", "kernel")):
+        config = TrainConfig(engine=engine, step_mode=mode, device=DEVICE.type, epochs=2,
+                             rule="sample", train_subset=150, shuffle=True)  # fmt: skip
+        runs[engine] = train(config, data=tiny_data)
+    plain, fast = runs["torch"], runs["tuned"]
+    assert fast.result.step_mode == "kernel"
+    assert isinstance(fast.engine._blocked, TritonSampleSgd)
+    wa, wb = plain.engine.weights(), fast.engine.weights()
+    assert max((wa[k] - wb[k]).abs().max().item() for k in wa) < 1e-5
+    for a, b in zip(plain.result.epochs, fast.result.epochs, strict=True):
+        assert b.train_loss == pytest.approx(a.train_loss, rel=1e-5)
+        assert b.test_acc == a.test_acc and b.updates == a.updates
+
+
+@resolves_on_cpu
+def test_a_triton_compile_error_falls_back_to_eager_with_one_warning(
+    tiny_data, triton_on_this_device, monkeypatch
+):
+    def broken(*args, **kw):
+        raise RuntimeError("PassManager::run failed\nlong MLIR dump")
+
+    monkeypatch.setattr(steps, "compile_now", broken)
+    config = TrainConfig(rule="sample", engine="tuned", step_mode="kernel",
+                         device=DEVICE.type, epochs=1, train_subset=50)  # fmt: skip
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        run = train(config, data=tiny_data)
+    (warning,) = caught
+    message = str(warning.message)
+    assert "compiling the Triton per-sample steps failed (PassManager::run failed)" in message
+    assert "long MLIR dump" not in message and "eagerly" in message
+    assert run.result.step_mode == "eager" and run.result.final.updates == 50
