@@ -1,4 +1,4 @@
-"""nox sessions: lint, tests, bench (all three by default).
+"""nox sessions: lint, tests, bench (all three by default), and gpu (on a GPU machine).
 
 python3 -m pip install nox && python3 -m nox      # what CI runs (.ci/run)
 nox -s tests -- -m "not realdata"                  # arguments after -- go to pytest
@@ -49,3 +49,11 @@ def bench(session: nox.Session) -> None:
         *session.posargs,
     )
     session.run("python", "bench/speedups.py", ".benchmarks/latest.json")
+
+
+@nox.session(venv_backend="none")
+def gpu(session: nox.Session) -> None:
+    """Every CUDA figure in one markdown report, gpu-report.md (bench/gpu_check.py; without
+    a GPU it says so and passes). In this interpreter, not a new venv: the GPU machines
+    have no internet to install into one. Arguments after -- go to the script."""
+    session.run("python", "bench/gpu_check.py", "--out", "gpu-report.md", *session.posargs)

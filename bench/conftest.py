@@ -24,11 +24,11 @@ def full_size_data(full_size_root):
 
 def variants() -> list:
     """(engine, step mode, device) to measure: both engines eagerly on each device, the
-    tuned engine's kernel mode on the CPU (where numba imports), and on CUDA its graph
-    and compiled modes. CUDA ones skip without a GPU."""
+    tuned engine's kernel mode on the CPU (where numba imports), and on CUDA its graph,
+    compiled and kernel (Triton) modes. CUDA ones skip without a GPU."""
     cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU")
     eager = [(engine, StepMode.eager) for engine in EngineName]
-    captured = [(EngineName.tuned, StepMode.graph), (EngineName.tuned, StepMode.compiled)]
+    captured = [(EngineName.tuned, m) for m in (StepMode.graph, StepMode.compiled, StepMode.kernel)]
     cases = [pytest.param(e, m, "cpu", id=f"{e.value}-{m.value}-cpu") for e, m in eager]
     no_numba = pytest.mark.skipif(_no_numba(), reason="numba missing")
     kernel = (EngineName.tuned, StepMode.kernel, "cpu")

@@ -1,0 +1,386 @@
+"""Every CUDA figure this project reports, measured in one run, written as one markdown
+report: the device and versions; the CUDA and Triton tests; the CUDA benchmarks of
+every rule in every step mode (with bench/speedups.py's ratios); torch.compile's
+CUDA-graph hints; `profile --compare-transfers`; and one epoch of each rule on real
+MNIST.
+
+    python bench/gpu_check.py --out report.md [--data-dir DIR]     # or: nox -s gpu
+
+It runs on a GPU machine without internet (the project installed with
+`pip install --no-deps -e .`, or PYTHONPATH=src), sized to finish in about 8 minutes
+on an H200: each section runs as a child process with a share of --budget, and one
+that runs out of time is reported as such, not lost. The report is rewritten (whole,
+atomically) after each section, so a run cut short still leaves a readable report of
+the sections done. Without a CUDA GPU it says so in one line and exits 0.
+
+--data-dir: a root holding MNIST/raw (the .gz files are enough: they are extracted
+on first use). Without real MNIST there, the profile and hint sections use a generated
+set of MNIST's sizes and the real-MNIST section says it was skipped.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import re
+import shlex
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import typer
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT / "src"), str(ROOT / "tests"), str(ROOT / "bench")]
+
+from mnist_rules.atomic import atomic_path  # noqa: E402
+
+# Each section's share of the budget (seconds at most; less when less is left).
+CAPS = {"tests": 150, "benchmarks": 240, "hints": 90, "profile": 60, "real MNIST": 150}
+DEVICE = "cuda"  # what the tool's commands are run on (the tests run them on the CPU)
+# One epoch of each rule on real MNIST: (rule, engine, step mode).
+REAL_RUNS = [
+    ("epoch", "tuned", "auto"),
+    ("batch", "torch", "eager"),
+    ("batch", "tuned", "auto"),
+    ("batch", "tuned", "graph"),
+    ("sample", "torch", "eager"),
+    ("sample", "tuned", "eager"),
+    ("sample", "tuned", "graph"),
+    ("sample", "tuned", "kernel"),
+]
+
+
+@dataclass
+class Report:
+    """The markdown report, section by section; written whole after each one."""
+
+    out: Path | None
+    sections: list[tuple[str, str]] = field(default_factory=list)
+    pending: list[str] = field(default_factory=list)
+
+    def add(self, title: str, body: str) -> None:
+        self.sections.append((title, body.rstrip() + "\n"))
+        if title in self.pending:
+            self.pending.remove(title)
+        self.write()
+
+    def text(self) -> str:
+        parts = ["# mnist-rules: GPU check\n"]
+        for title, body in self.sections:
+            parts.append(f"## {title}\n\n{body}")
+        if self.pending:
+            parts.append(f"_Not run (the check stopped first): {', '.join(self.pending)}._\n")
+        return "\n".join(parts)
+
+    def write(self) -> None:
+        if self.out is None:
+            return
+        with atomic_path(self.out) as tmp:
+            tmp.write_text(self.text())
+
+
+@dataclass
+class Budget:
+    seconds: float
+    start: float = field(default_factory=time.monotonic)
+
+    def share(self, section: str) -> float:
+        left = self.seconds - (time.monotonic() - self.start)
+        return max(0.0, min(CAPS[section], left))
+
+
+@dataclass
+class Ran:
+    command: str
+    returncode: int | None  # None: ran out of time
+    output: str
+    seconds: float
+
+
+def run(args: list[str], timeout: float, env: dict[str, str] | None = None) -> Ran:
+    """A child process in the repository root, its stdout and stderr together."""
+    start = time.monotonic()
+    command = " ".join(shlex.quote(a) for a in args)
+    environ = {**os.environ, "PYTHONPATH": _pythonpath(), **(env or {})}
+    if timeout <= 0:
+        return Ran(command, None, "(no time left in the budget)", 0.0)
+    try:
+        done = subprocess.run(
+            args, cwd=ROOT, env=environ, capture_output=True, text=True, timeout=timeout
+        )
+    except subprocess.TimeoutExpired as stopped:
+        # What it printed before it was stopped: bytes here, even with text=True.
+        output = "".join(
+            part.decode(errors="replace") if isinstance(part, bytes) else part
+            for part in (stopped.stdout or "", stopped.stderr or "")
+        )
+        return Ran(command, None, output, time.monotonic() - start)
+    return Ran(command, done.returncode, done.stdout + done.stderr, time.monotonic() - start)
+
+
+def _pythonpath() -> str:
+    return os.pathsep.join([str(ROOT / "src"), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+
+
+def cli(*args: str) -> list[str]:
+    """The tool's command line, through this interpreter (no console script needed)."""
+    return [sys.executable, "-m", "mnist_rules", *args]
+
+
+def outcome(ran: Ran) -> str:
+    if ran.returncode is None:
+        return f"**ran out of time** after {ran.seconds:.0f} s"
+    verdict = "ok" if ran.returncode == 0 else f"**failed** (exit {ran.returncode})"
+    return f"{verdict} in {ran.seconds:.0f} s"
+
+
+def tail(text: str, lines: int = 40) -> str:
+    kept = text.strip().splitlines()[-lines:]
+    return "```\n" + "\n".join(kept) + "\n```\n" if kept else ""
+
+
+def table(header: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join(lines) + "\n"
+
+
+# --- the sections -------------------------------------------------------------------
+
+
+def environment() -> str:
+    import torch
+
+    rows = [
+        ["device", torch.cuda.get_device_name(0)],
+        ["GPU memory", f"{torch.cuda.get_device_properties(0).total_memory / 2**30:.0f} GiB"],
+        ["GPUs visible", str(torch.cuda.device_count())],
+        ["torch", torch.__version__],
+        ["CUDA (torch's)", str(torch.version.cuda)],
+        ["Python", platform.python_version()],
+        ["triton", _version("triton")],
+        ["numba", _version("numba")],
+        ["CPU threads", str(os.cpu_count())],
+    ]
+    smi = run(["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"], 20)
+    if smi.returncode == 0:
+        rows.append(["driver", smi.output.strip().splitlines()[0]])
+    return table(["", ""], rows)
+
+
+def _version(package: str) -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(package)
+    except PackageNotFoundError:
+        return "not installed"
+
+
+def tests(budget: Budget) -> str:
+    args = [sys.executable, "-m", "pytest", "-m", "cuda or triton", "-q", "-p", "no:cacheprovider"]
+    ran = run([*args, "tests"], budget.share("tests"))
+    summary = [line for line in ran.output.splitlines() if re.search(r"\d+ (passed|failed)", line)]
+    body = f"`{ran.command}`: {outcome(ran)}.\n\n"
+    body += f"Summary: {summary[-1].strip('= ') if summary else 'none printed'}\n\n"
+    if ran.returncode != 0:
+        body += tail(ran.output, 60)
+    return body
+
+
+def benchmarks(budget: Budget, workdir: Path) -> str:
+    out = workdir / "bench.json"
+    args = [
+        sys.executable, "-m", "pytest", "bench/test_bench_rules.py", "bench/test_bench_steps.py",
+        "-k", "cuda", "--benchmark-only", "-q", "-p", "no:cacheprovider",
+        f"--benchmark-json={out}",
+    ]  # fmt: skip
+    ran = run(args, budget.share("benchmarks"))
+    body = f"`{ran.command}`: {outcome(ran)}.\n\n"
+    if not out.exists():
+        return body + tail(ran.output)
+    report = json.loads(out.read_text())
+    body += benchmark_table(report) + "\n" + fastest_modes(report) + "\n"
+    ratios = run([sys.executable, "bench/speedups.py", str(out)], 30)
+    body += f"`python bench/speedups.py` (ratios of this run; {outcome(ratios)}):\n\n"
+    body += tail(ratios.output, 60)
+    if ran.returncode != 0:
+        body += "\nThe benchmark run's last lines:\n\n" + tail(ran.output)
+    return body
+
+
+def benchmark_table(report: dict) -> str:
+    rows = []
+    for bench in sorted(report.get("benchmarks", []), key=lambda b: (b["group"], b["name"])):
+        stats, info = bench["stats"], bench.get("extra_info", {})
+        per = info.get("us_per_update") or info.get("mean_us")
+        rows.append([
+            bench["group"], bench["name"].split("[")[-1].rstrip("]"),
+            _ms(stats["min"]), _ms(stats["median"]), str(stats["rounds"]),
+            f"{per:,.1f}" if per is not None else "",
+        ])  # fmt: skip
+    header = ["group", "case", "min ms", "median ms", "rounds", "µs per update"]
+    return table(header, rows) if rows else "No CUDA benchmark ran.\n"
+
+
+def fastest_modes(report: dict) -> str:
+    """The tuned engine's fastest step mode per rule, by the epoch benchmark's median:
+    what `auto` should pick on this GPU."""
+    best: dict[str, tuple[float, str]] = {}
+    for bench in report.get("benchmarks", []):
+        params = bench.get("params") or {}
+        if not bench["group"].startswith("epoch") or params.get("device") != "cuda":
+            continue
+        if str(params.get("engine")).split(".")[-1] != "tuned":
+            continue
+        rule = str(params.get("rule")).split(".")[-1]
+        mode = str(params.get("mode")).split(".")[-1]
+        median = bench["stats"]["median"]
+        if rule not in best or median < best[rule][0]:
+            best[rule] = (median, mode)
+    if not best:
+        return ""
+    picks = ", ".join(f"{rule}: {mode} ({_ms(t)} ms)" for rule, (t, mode) in sorted(best.items()))
+    return f"Fastest tuned step mode per rule (epoch medians): {picks}.\n"
+
+
+def _ms(seconds: float) -> str:
+    return f"{seconds * 1e3:,.3f}" if seconds < 0.1 else f"{seconds * 1e3:,.1f}"
+
+
+def hints(budget: Budget, data_dir: Path) -> str:
+    """Whether torch.compile's reduce-overhead mode replays CUDA graphs: with
+    TORCH_LOGS=perf_hints it names each function whose graphs it skips, and why."""
+    body = ""
+    for rule, subset in (("batch", "6000"), ("sample", "1024")):
+        args = cli("train", "--rule", rule, "--epochs", "1", "--device", DEVICE,
+                   "--step-mode", "compile", "--train-subset", subset, "--data-dir",
+                   str(data_dir))  # fmt: skip
+        ran = run(args, budget.share("hints") / 2, env={"TORCH_LOGS": "perf_hints"})
+        skipped = [line for line in ran.output.splitlines() if "skipping cudagraphs" in line]
+        body += f"- {rule} rule (`{ran.command}`): {outcome(ran)};"
+        body += f" {len(skipped)} cudagraph skips logged.\n"
+        if skipped:
+            body += tail("\n".join(skipped), 10)
+        if ran.returncode != 0:
+            body += tail(ran.output, 20)
+    return body
+
+
+def profiles(budget: Budget, data_dir: Path, workdir: Path) -> str:
+    body = ""
+    for rule in ("batch", "sample"):
+        out = workdir / f"profile-{rule}.json"
+        args = cli("profile", "--compare-transfers", "--rule", rule, "--device", DEVICE,
+                   "--data-dir", str(data_dir), "--json", str(out))  # fmt: skip
+        ran = run(args, budget.share("profile") / 2)
+        body += f"`{ran.command}`: {outcome(ran)}.\n\n"
+        if out.exists():
+            body += profile_table(json.loads(out.read_text())) + "\n"
+        else:
+            body += tail(ran.output)
+    return body
+
+
+def profile_table(saved: dict) -> str:
+    parts = ("data", "stall", "transfer", "compute", "overhead")
+    rows = []
+    for r in saved.get("runs", [saved]):
+        rows.append([
+            r["engine"], r["rule"], r["transfer_mode"], "pinned" if r["pinned"] else "pageable",
+            f"{r['per_step_us']:,.1f}", *(f"{r[f'{p}_us']:,.1f}" for p in parts),
+            str(r["transfer_count"]),
+        ])  # fmt: skip
+    header = ["engine", "rule", "transfer", "host memory", "µs/step", *parts, "copies"]
+    return table(header, rows)
+
+
+def real_mnist(budget: Budget, data_dir: Path | None, workdir: Path) -> str:
+    if data_dir is None:
+        return "Skipped: no real MNIST under --data-dir.\n"
+    rows, failures = [], ""
+    for rule, engine, mode in REAL_RUNS:
+        out = workdir / f"train-{rule}-{engine}-{mode}.json"
+        args = cli("train", "--rule", rule, "--engine", engine, "--step-mode", mode,
+                   "--epochs", "1", "--device", DEVICE, "--data-dir", str(data_dir),
+                   "--json", str(out))  # fmt: skip
+        ran = run(args, budget.share("real MNIST"))
+        if not out.exists():
+            rows.append([rule, engine, mode, "", "", "", outcome(ran)])
+            failures += f"`{ran.command}`:\n\n" + tail(ran.output, 20)
+            continue
+        r = json.loads(out.read_text())
+        epoch = r["epochs"][-1]
+        rows.append([
+            rule, engine, r["step_mode"], f"{epoch['test_acc']:.2f}%",
+            f"{epoch['train_seconds']:.3f}", f"{r['compile_seconds']:.1f}", outcome(ran),
+        ])  # fmt: skip
+    header = ["rule", "engine", "step mode ran", "test acc", "train s", "compile s", "run"]
+    return table(header, rows) + ("\n" + failures if failures else "")
+
+
+def has_mnist(root: Path) -> bool:
+    raw = root / "MNIST" / "raw"
+    return any(raw.glob("train-images-idx3-ubyte*")) if raw.is_dir() else False
+
+
+def generated_set(workdir: Path) -> Path:
+    """A set of MNIST's sizes (the benchmarks' kind): where real MNIST is missing."""
+    from idx_files import write_dataset
+
+    root = workdir / "generated"
+    write_dataset(root, train=60_000, test=10_000)
+    return root
+
+
+def check(out: Path | None, data_dir: Path, budget_seconds: float) -> int:
+    report = Report(out, pending=["tests", "benchmarks", "hints", "profile", "real MNIST"])
+    budget = Budget(budget_seconds)
+    real = data_dir if has_mnist(data_dir) else None
+    with tempfile.TemporaryDirectory(prefix="gpu-check-") as tmp:
+        workdir = Path(tmp)
+        data = real or generated_set(workdir)
+        steps: list[tuple[str, Callable[[], str]]] = [
+            ("environment", environment),
+            ("tests", lambda: tests(budget)),
+            ("benchmarks", lambda: benchmarks(budget, workdir)),
+            ("hints", lambda: hints(budget, data)),
+            ("profile", lambda: profiles(budget, data, workdir)),
+            ("real MNIST", lambda: real_mnist(budget, real, workdir)),
+        ]
+        for title, section in steps:
+            print(f"gpu_check: {title}...", file=sys.stderr, flush=True)
+            report.add(title, section())
+    total = time.monotonic() - budget.start
+    report.add("total", f"{total:.0f} s of a {budget_seconds:.0f} s budget.\n")
+    if out is None:
+        print(report.text())
+    else:
+        print(f"gpu_check: report written to {out} ({total:.0f} s)", file=sys.stderr)
+    return 0
+
+
+def main(
+    out: Path = typer.Option(None, help="Write the markdown report here (default: print it)."),
+    data_dir: Path = typer.Option(
+        ROOT.parent / "shared" / "data", help="A root holding MNIST/raw (real MNIST)."
+    ),
+    budget: float = typer.Option(480.0, min=60, help="Seconds for the whole check."),
+) -> None:
+    """Measure every CUDA figure in one run (see the module docstring)."""
+    import torch
+
+    if not torch.cuda.is_available():
+        print(f"gpu_check: no CUDA GPU here (torch {torch.__version__}); nothing to measure.")
+        raise typer.Exit(0)
+    raise typer.Exit(check(out, data_dir, budget))
+
+
+if __name__ == "__main__":
+    typer.run(main)
