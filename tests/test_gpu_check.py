@@ -119,3 +119,15 @@ def test_real_mnist_is_found_as_raw_or_gz(tmp_path, files, found):
     for name in files:
         (raw / name).write_bytes(b"")
     assert gpu_check.has_mnist(tmp_path) is found
+
+
+def test_the_benchmark_section_merges_its_runs_and_reads_their_ratios(tmp_path, monkeypatch):
+    """Run on the CPU, one small benchmark: its figures reach the table, and a run that
+    selects nothing is reported as failed without losing the other's."""
+    runs = [("eager", "test_step and batch and tuned-eager-cpu"), ("none", "no-such-case")]
+    monkeypatch.setattr(gpu_check, "BENCH_RUNS", runs)
+    body = gpu_check.benchmarks(gpu_check.Budget(600), tmp_path)
+    assert "- eager: " in body and "ok in" in body
+    assert "- none: " in body and "**failed** (exit 5)" in body  # pytest: nothing collected
+    assert "| step: rule=batch | batch-tuned-eager-cpu |" in body
+    assert "`python bench/speedups.py`" in body
