@@ -1,6 +1,6 @@
 """What `compare` and `sweep` share: a series of runs on one load of the data under one
 progress display, and their files written first, also for the runs that finished
-when a later one diverged or was interrupted."""
+when a later one diverged or was interrupted; and how the series' report is printed."""
 
 from __future__ import annotations
 
@@ -82,6 +82,18 @@ def train_series(
     # The files first: minutes of training must not be lost to a failure in printing.
     write_files(comparison, *outputs)
     return comparison
+
+
+def print_report(
+    console: Console, parts, json_out: Path | None, csv_out: Path | None, plot: Path | None
+) -> None:
+    """After the runs: the result's tables and verdict (`parts`), then the files written."""
+    console.print()
+    for renderable, soft_wrap in parts:
+        console.print(renderable, soft_wrap=soft_wrap)
+    for path, what in ((json_out, "results"), (csv_out, "per-epoch table"), (plot, "plot")):
+        if path is not None:
+            console.print(f"{what} written to {path}")
 
 
 def write_files(comparison: Comparison, json_out: Path | None, csv_out: Path | None) -> None:
