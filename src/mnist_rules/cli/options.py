@@ -30,8 +30,9 @@ StepModeOption = option(
     SHARED["step_mode"],
     help="How the tuned engine runs its steps. eager: op by op. graph: each step (a block"
     " of 128 per-sample steps, or one chunk) replayed as a CUDA graph (CUDA only). compile:"
-    " through torch.compile. kernel: per-sample SGD as one compiled loop per block (numba,"
-    " CPU only); the batch and epoch rules' steps are GEMMs and run as in eager. auto: the"
+    " through torch.compile. kernel: per-sample SGD's steps compiled (a numba loop per block"
+    " on the CPU, fused Triton kernels on CUDA); the batch and epoch rules' steps are GEMMs"
+    " and run as in eager. auto: the"
     " fastest measured here: kernel for the sample rule on the CPU, else eager. A mode that"
     " cannot run falls back to eager with a one-line warning.",
 )
