@@ -122,7 +122,9 @@ def test_kernel_mode_matches_the_torch_engine_after_two_epochs(
 ):
     """150 samples, shuffled: a block of 128 and one of 22 each epoch (on a GPU the
     second epoch's full block is a CUDA graph's replay)."""
-    monkeypatch.setattr(torch.backends.cuda.matmul, "allow_tf32", False)  # full float32
+    if CUDA:  # full float32 GEMMs, as in tests/test_cuda.py (the cuBLAS module has no
+        # plain attribute for monkeypatch to restore)
+        torch.backends.cuda.matmul.allow_tf32 = False
     runs = {}
     for engine, mode in (("torch", "eager"), ("tuned", "kernel")):
         config = TrainConfig(engine=engine, step_mode=mode, device=DEVICE.type, epochs=2,
