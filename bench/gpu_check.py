@@ -96,11 +96,14 @@ class Report:
 @dataclass
 class Budget:
     seconds: float
-    start: float = field(default_factory=time.monotonic)
+    start: float = field(default_factory=lambda: time.monotonic())
+
+    def left(self) -> float:
+        return max(0.0, self.seconds - (time.monotonic() - self.start))
 
     def share(self, section: str) -> float:
-        left = self.seconds - (time.monotonic() - self.start)
-        return max(0.0, min(CAPS[section], left))
+        """What `section` may take: its cap, or less when less is left."""
+        return min(CAPS[section], self.left())
 
 
 @dataclass
@@ -215,8 +218,7 @@ def benchmarks(budget: Budget, workdir: Path) -> str:
             "bench/test_bench_steps.py", "-k", key, "--benchmark-only", "-q",
             "-p", "no:cacheprovider", f"--benchmark-json={out}",
         ]  # fmt: skip
-        left = section.seconds - (time.monotonic() - section.start)
-        ran = run(args, left / (len(BENCH_RUNS) - i))
+        ran = run(args, section.left() / (len(BENCH_RUNS) - i))
         body += f"- {mode}: `{ran.command}`: {outcome(ran)}.\n"
         if out.exists() and out.stat().st_size:  # empty when nothing was selected
             merged["benchmarks"] += json.loads(out.read_text()).get("benchmarks", [])
@@ -322,12 +324,13 @@ def real_mnist(budget: Budget, data_dir: Path | None, workdir: Path) -> str:
     if data_dir is None:
         return "Skipped: no real MNIST under --data-dir.\n"
     rows, failures = [], ""
-    for rule, engine, mode in REAL_RUNS:
+    section = Budget(budget.share("real MNIST"))  # the section's cap, shared by its runs
+    for i, (rule, engine, mode) in enumerate(REAL_RUNS):
         out = workdir / f"train-{rule}-{engine}-{mode}.json"
         args = cli("train", "--rule", rule, "--engine", engine, "--step-mode", mode,
                    "--epochs", "1", "--device", DEVICE, "--data-dir", str(data_dir),
                    "--json", str(out))  # fmt: skip
-        ran = run(args, budget.share("real MNIST"))
+        ran = run(args, section.left() / (len(REAL_RUNS) - i))
         if not out.exists():
             rows.append([rule, engine, mode, "", "", "", outcome(ran)])
             failures += f"`{ran.command}`:\n\n" + tail(ran.output, 20)

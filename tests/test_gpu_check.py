@@ -131,3 +131,22 @@ def test_the_benchmark_section_merges_its_runs_and_reads_their_ratios(tmp_path, 
     assert "- none: " in body and "**failed** (exit 5)" in body  # pytest: nothing collected
     assert "| step: rule=batch | batch-tuned-eager-cpu |" in body
     assert "`python bench/speedups.py`" in body
+
+
+def test_a_sections_runs_share_its_cap_not_each_take_it(tmp_path, monkeypatch):
+    """Eight real-MNIST runs in a 120 s cap, each running out of time (a clock that
+    advances by each run's timeout): together they take the cap, not 8 x 120 s."""
+    clock = [1000.0]
+    given = []
+
+    def fake_run(args, timeout, env=None):
+        given.append(timeout)
+        clock[0] += timeout  # it used all the time it was given
+        return gpu_check.Ran("train", None, "", timeout)
+
+    monkeypatch.setattr(gpu_check.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(gpu_check, "run", fake_run)
+    monkeypatch.setitem(gpu_check.CAPS, "real MNIST", 120)
+    gpu_check.real_mnist(gpu_check.Budget(480), tmp_path, tmp_path)
+    assert len(given) == len(gpu_check.REAL_RUNS)
+    assert given[0] == pytest.approx(120 / 8) and sum(given) == pytest.approx(120)

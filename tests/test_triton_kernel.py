@@ -158,3 +158,14 @@ def test_a_triton_compile_error_falls_back_to_eager_with_one_warning(
     assert "compiling the Triton per-sample steps failed (PassManager::run failed)" in message
     assert "long MLIR dump" not in message and "eagerly" in message
     assert run.result.step_mode == "eager" and run.result.final.updates == 50
+
+
+def test_an_older_triton_without_knobs_reads_the_variable(monkeypatch):
+    """triton.knobs arrived in Triton 3.4; before it the interpreter is the variable."""
+    import types
+
+    monkeypatch.setattr(steps, "_triton", lambda: types.SimpleNamespace())
+    monkeypatch.setenv("TRITON_INTERPRET", "1")
+    assert steps.interpreting()
+    monkeypatch.setenv("TRITON_INTERPRET", "0")
+    assert not steps.interpreting()

@@ -33,6 +33,7 @@ tests do, in tests/conftest.py).
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass
 from functools import cache
@@ -67,7 +68,12 @@ def available() -> str | None:
 def interpreting() -> bool:
     """Whether Triton's kernels run in its interpreter (TRITON_INTERPRET=1), on the CPU."""
     triton = _triton()
-    return not isinstance(triton, str) and bool(triton.knobs.runtime.interpret)
+    if isinstance(triton, str):
+        return False
+    knobs = getattr(triton, "knobs", None)  # Triton 3.4 and later
+    if knobs is None:  # an older Triton reads the variable itself
+        return os.environ.get("TRITON_INTERPRET", "0") == "1"
+    return bool(knobs.runtime.interpret)
 
 
 @cache
