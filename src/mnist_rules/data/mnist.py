@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mnist_rules.atomic import atomic_path
+from mnist_rules.cache_dir import user_cache_dir
 from mnist_rules.data.idx_header import check_idx_header
 from mnist_rules.errors import DataError, UsageError
 
@@ -47,9 +48,13 @@ def resolve_data_dir(cli_value: Path | None) -> Path:
         return cli_value.expanduser()
     if os.environ.get(DATA_DIR_ENV):
         return Path(os.environ[DATA_DIR_ENV]).expanduser()
-    import platformdirs
-
-    return Path(platformdirs.user_cache_dir("mnist-rules"))
+    cache = user_cache_dir()
+    if cache is None:
+        raise UsageError(
+            "No --data-dir was given, and there is no per-user cache directory to keep"
+            f" MNIST in (no home directory). Pass --data-dir, or set ${DATA_DIR_ENV}."
+        )
+    return cache
 
 
 @dataclass

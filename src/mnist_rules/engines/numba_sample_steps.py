@@ -19,8 +19,8 @@ loop needs the model or the losses): each step's arithmetic is the same whicheve
 call runs it, so the results are bit for bit those of one call.
 
 numba is optional at import: `available()` says whether it imports, and why not.
-Its on-disk cache goes to the user cache directory unless NUMBA_CACHE_DIR is set
-(the package's own folder may be read-only in site-packages).
+Its on-disk cache goes to the user cache directory (mnist_rules.cache_dir) unless
+NUMBA_CACHE_DIR is set (the package's own folder may be read-only in site-packages).
 """
 
 from __future__ import annotations
@@ -31,6 +31,8 @@ from functools import cache
 
 import numpy as np
 
+from mnist_rules.cache_dir import user_cache_dir as _cache_root
+
 # fastmath without 'nnan' and 'ninf': reassociation lets the sums vectorise, while a
 # NaN or an infinity still propagates to the logits, where the loop finds a divergence.
 FASTMATH = {"reassoc", "contract", "nsz", "arcp"}
@@ -38,13 +40,11 @@ FASTMATH = {"reassoc", "contract", "nsz", "arcp"}
 
 @cache
 def _numba():
-    """The numba module, or the ImportError's message."""
-    if "NUMBA_CACHE_DIR" not in os.environ:
-        import platformdirs
-
-        os.environ["NUMBA_CACHE_DIR"] = os.path.join(
-            platformdirs.user_cache_dir("mnist-rules"), "numba"
-        )
+    """The numba module, or the ImportError's message. numba reads NUMBA_CACHE_DIR when
+    it is first imported: set here, before that, unless the user set it."""
+    root = None if "NUMBA_CACHE_DIR" in os.environ else _cache_root()
+    if root is not None:
+        os.environ["NUMBA_CACHE_DIR"] = str(root / "numba")
     try:
         import numba
     except ImportError as error:
@@ -189,7 +189,10 @@ def compiled_steps():
     numba = _numba()
     if isinstance(numba, str):
         raise ImportError(numba)
-    return numba.njit(fastmath=FASTMATH, nogil=True, cache=True, boundscheck=False)(_steps)
+    # No cache directory (no home): compiled each run (about a second) rather than
+    # failing where numba finds nowhere to write.
+    keep = "NUMBA_CACHE_DIR" in os.environ
+    return numba.njit(fastmath=FASTMATH, nogil=True, cache=keep, boundscheck=False)(_steps)
 
 
 def compile_now() -> float:
