@@ -117,6 +117,25 @@ def test_a_failed_capture_falls_back_to_eager_with_one_warning(monkeypatch):
     assert "more detail" not in str(warning.message)
 
 
+def test_every_capture_is_thread_local_so_another_threads_cuda_calls_cannot_spoil_it(
+    monkeypatch,
+):
+    """In the default "global" mode a capture fails when any thread makes a CUDA call
+    unsafe during capture, and stream mode's reader thread copies blocks while kernel
+    mode captures its steps. Every capture of the package goes through one helper."""
+    from pathlib import Path
+
+    import mnist_rules
+
+    asked = []
+    monkeypatch.setattr(torch.cuda, "graph", lambda graph, **kw: asked.append(kw))
+    capture.graph_capture(object())
+    assert asked == [{"capture_error_mode": "thread_local"}]
+    package = Path(mnist_rules.__file__).parent
+    capturing = [p for p in package.rglob("*.py") if "torch.cuda.graph(" in p.read_text()]
+    assert capturing == [package / "engines" / "capture.py"]
+
+
 @pytest.mark.parametrize("command", ["train", "compare"])
 def test_graph_mode_on_cpu_warns_in_one_line_and_trains_eagerly(tiny_root, tmp_path, command):
     out = tmp_path / "r.json"

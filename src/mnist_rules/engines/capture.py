@@ -37,6 +37,14 @@ Unit = Callable[[], None]
 COMPILE_OPTIONS: dict[str, dict] = {"cuda": {"mode": "reduce-overhead"}, "cpu": {}}
 
 
+def graph_capture(graph: torch.cuda.CUDAGraph) -> torch.cuda.graph:
+    """The context that captures into `graph`, for every capture in the package. In
+    "thread_local" error mode: the default, "global", fails the capture when any other
+    thread makes a CUDA call unsafe during capture, and stream mode's reader thread
+    copies blocks to the device while the kernel mode's steps are captured."""
+    return torch.cuda.graph(graph, capture_error_mode="thread_local")
+
+
 def capture_graph(fn: Unit, state: Sequence[torch.Tensor], warmup: int = 1) -> Unit:
     """`fn` as a CUDA graph's replay. `state`: every tensor `fn` changes that must
     survive (parameters, accumulated gradients), restored after the warm-up."""
@@ -49,7 +57,7 @@ def capture_graph(fn: Unit, state: Sequence[torch.Tensor], warmup: int = 1) -> U
                 fn()
         torch.cuda.current_stream().wait_stream(side)
         graph = torch.cuda.CUDAGraph()
-        with torch.cuda.graph(graph):
+        with graph_capture(graph):
             fn()
     finally:
         for tensor, copy in zip(state, saved, strict=True):

@@ -67,22 +67,32 @@ def resolve_step_mode(
         why = f"CUDA graphs need a CUDA device; the tuned engine runs eagerly on {device_type}"
         return StepMode.eager, f"{asked}: {why}."
     if requested is StepMode.kernel:
-        if device_type == "cuda":  # Triton's fused steps
-            from mnist_rules.engines.triton_sample_steps import available
-
-            then = "the tuned engine runs eagerly on cuda"
-        elif device_type == "cpu":  # numba's compiled loop
-            from mnist_rules.engines.numba_sample_steps import available
-
-            then = (
-                "the tuned engine runs eagerly (pip install numba for the compiled per-sample loop)"
-            )
-        else:
-            return StepMode.eager, (
-                f"{asked}: the compiled per-sample steps run on the CPU (numba) or on CUDA"
-                f" (Triton); the tuned engine runs eagerly on {device_type}."
-            )
-        missing = available()
-        if missing is not None:
-            return StepMode.eager, f"{asked}: {missing}; {then}."
+        why = _why_no_kernel(device_type)
+        if why is not None:
+            return StepMode.eager, f"{asked}: {why}."
     return requested, None
+
+
+def _why_no_kernel(device_type: str) -> str | None:
+    """Why the compiled per-sample steps cannot run on this device type, and what runs
+    instead; None when they can: numba's loop on the CPU, Triton's steps on CUDA."""
+    if device_type == "cpu":
+        from mnist_rules.engines.numba_sample_steps import available
+
+        missing = available()
+        then = "the tuned engine runs eagerly (pip install numba for the compiled per-sample loop)"
+        return None if missing is None else f"{missing}; {then}"
+    if device_type != "cuda":
+        return (
+            "the compiled per-sample steps run on the CPU (numba) or on CUDA (Triton); the"
+            f" tuned engine runs eagerly on {device_type}"
+        )
+    from mnist_rules.engines.triton_sample_steps import available, interpreting
+
+    missing = available()
+    if missing is None and interpreting():  # a leftover from a session without a GPU
+        missing = (
+            "TRITON_INTERPRET=1 is set, which would run Triton's kernels in its interpreter,"
+            " program by program on the host, at hours an epoch (unset it)"
+        )
+    return None if missing is None else f"{missing}; the tuned engine runs eagerly on cuda"

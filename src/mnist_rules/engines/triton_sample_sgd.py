@@ -21,7 +21,7 @@ from __future__ import annotations
 import torch
 
 from mnist_rules.engines import triton_sample_steps as steps
-from mnist_rules.engines.capture import warn_fallback
+from mnist_rules.engines.capture import graph_capture, warn_fallback
 from mnist_rules.engines.deferred_sample_sgd import DeferredSampleSgd
 from mnist_rules.engines.mlp_steps import MlpParams
 from mnist_rules.engines.regions import STEPS
@@ -58,6 +58,7 @@ class TritonSampleSgd(DeferredSampleSgd):
         self._graph: torch.cuda.CUDAGraph | None = None
         self._graphs = graphs and device.type == "cuda" and not steps.interpreting()
         self._full_blocks = 0  # full blocks run in one call, before the graph is made
+        self.replays = 0  # full blocks replayed from the graph
 
     def start_block(self, x: torch.Tensor, onehot: torch.Tensor, logits: torch.Tensor) -> None:
         """Start a block: its images (K, 784) in training order, and the engine's one-hot
@@ -93,6 +94,7 @@ class TritonSampleSgd(DeferredSampleSgd):
                 self._graphs = False
                 return False
         self._graph.replay()
+        self.replays += 1
         return True
 
     def _capture(self) -> torch.cuda.CUDAGraph | None:
@@ -100,7 +102,7 @@ class TritonSampleSgd(DeferredSampleSgd):
         one warning if it cannot be made."""
         graph = torch.cuda.CUDAGraph()
         try:
-            with torch.cuda.graph(graph):
+            with graph_capture(graph):
                 steps.run_steps(self.buffers, 0, self.block)
         except Exception as error:  # Triton's and CUDA's errors have no common base
             warn_fallback(
