@@ -31,3 +31,19 @@ def block_data(size, device=torch.device("cpu")):
     x = torch.rand(size, 784, generator=g)
     onehot = torch.nn.functional.one_hot(torch.randint(0, 10, (size,), generator=g), 10)
     return x.to(device), onehot.float().to(device)
+
+
+def record_step_calls(monkeypatch, sgd_class) -> list[tuple[int, int]]:
+    """The ranges of a block's steps that `sgd_class.run_pending` runs from now on,
+    (first, stop) each: a block that runs whole is one (0, block) call. On CUDA a block
+    is replayed from its graph only when it runs whole."""
+    calls = []
+    run_pending = sgd_class.run_pending
+
+    def recording(self):
+        if self.ran < self.k:
+            calls.append((self.ran, self.k))
+        run_pending(self)
+
+    monkeypatch.setattr(sgd_class, "run_pending", recording)
+    return calls

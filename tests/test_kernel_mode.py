@@ -87,9 +87,26 @@ def test_kernel_mode_matches_the_torch_engine_after_three_epochs(tiny_data, kw):
     assert max((wa[k] - wb[k]).abs().max().item() for k in wa) < 1e-5
     for a, b in zip(plain.result.epochs, kernel.result.epochs, strict=True):
         assert b.train_loss == pytest.approx(a.train_loss, rel=1e-5)
-        assert b.test_acc == a.test_acc and b.updates == a.updates
+        assert b.updates == a.updates
+        # Weights 1e-5 apart (other code paths, other rounding) may flip a near tie:
+        # at most one of the 200 test images.
+        assert abs(b.test_acc - a.test_acc) <= 0.5
     for a, b in zip(plain.update_losses, kernel.update_losses, strict=True):  # --update-losses
         torch.testing.assert_close(b, a, rtol=1e-5, atol=1e-6)
+
+
+def test_every_full_block_of_a_kernel_epoch_runs_whole(tiny_data, tmp_path, monkeypatch):
+    """The loop's refreshes (due every 3 samples of 300), its checkpoints (every 50
+    updates) and the epoch's end wait for a block's end: each epoch's two full blocks
+    run as one call each, then its short last block."""
+    from mnist_rules.training.checkpoint import Checkpointer
+
+    calls = sample_blocks.record_step_calls(monkeypatch, KernelSampleSgd)
+    config = TrainConfig(rule="sample", engine="tuned", step_mode="kernel", device="cpu",
+                         epochs=2, train_subset=300)  # fmt: skip
+    run = train(config, data=tiny_data, checkpoint=Checkpointer(tmp_path / "c.pt", every=50))
+    assert run.result.step_mode == "kernel"
+    assert calls == [(0, 128), (0, 128), (0, 44)] * 2
 
 
 def test_stream_mode_in_kernel_mode_trains_as_resident(tiny_root):

@@ -156,12 +156,40 @@ class CountingReporter:
 
 def test_progress_is_refreshed_about_100_times_an_epoch_not_per_update(tiny_data):
     reporter = CountingReporter()
-    train(TrainConfig(rule=RuleName.sample, epochs=2), data=tiny_data, reporter=reporter)
+    config = TrainConfig(rule=RuleName.sample, engine="torch", epochs=2)
+    train(config, data=tiny_data, reporter=reporter)
     assert reporter.calls["start_run"] == 1
     assert reporter.calls["start_epoch"] == reporter.calls["end_epoch"] == 2
     # 512 updates an epoch, refreshed every 6: at most 100 loss reads (syncs) per epoch
     assert 2 * (REFRESHES_PER_EPOCH // 2) <= reporter.calls["advance"] <= 2 * REFRESHES_PER_EPOCH
     assert reporter.losses_read < 2 * 512
+
+
+def test_refreshes_wait_for_the_tuned_engines_per_sample_blocks_to_end(tiny_data):
+    """A refresh reads the losses, which runs the steps held back: inside a block of 128
+    it would split the block's compiled steps. So they come at block ends: four an epoch
+    of 512, the last of them the epoch's end."""
+    reporter = CountingReporter()
+    config = TrainConfig(rule=RuleName.sample, engine="tuned", step_mode="eager", epochs=2)
+    train(config, data=tiny_data, reporter=reporter)
+    assert reporter.calls["advance"] == 2 * 4
+
+
+def test_a_refresh_due_inside_a_block_comes_at_its_end_and_none_is_lost():
+    """The policy alone: refreshes due every 600 of 60,000 samples, blocks of 128."""
+    from mnist_rules.training.epoch_policy import EpochPolicy
+    from mnist_rules.training.rules import plan_epoch
+
+    chunks = plan_epoch(60_000, 1, 1)
+    policy = EpochPolicy(chunks, lambda position: position % 128 == 0, None, 0)
+    at = [c.stop for i, c in enumerate(chunks) if policy.refresh_due(i, c)]
+    assert at[:3] == [640, 1280, 1920] and at[-1] == 60_000
+    assert all(p % 128 == 0 for p in at[:-1]) and len(at) == 100
+    anywhere = EpochPolicy(chunks, lambda position: True, None, 0)
+    assert sum(anywhere.refresh_due(i, c) for i, c in enumerate(chunks)) == 100
+    resumed = EpochPolicy(chunks, lambda position: position % 128 == 0, None, 0, first=1280)
+    later = [c.stop for i, c in enumerate(chunks[1280:], 1280) if resumed.refresh_due(i, c)]
+    assert later == at[2:]
 
 
 @pytest.mark.parametrize(

@@ -45,7 +45,10 @@ def test_tuned_engine_matches_the_torch_engine_after_three_epochs(tiny_data, kw)
     assert max_weight_diff(plain.engine.weights(), tuned.engine.weights()) < 1e-5
     for a, b in zip(plain.result.epochs, tuned.result.epochs, strict=True):
         assert b.train_loss == pytest.approx(a.train_loss, rel=1e-5)
-        assert b.test_acc == a.test_acc and b.updates == a.updates
+        assert b.updates == a.updates
+        # Weights 1e-5 apart (other code paths, other rounding) may flip a near tie:
+        # at most one of the 200 test images.
+        assert abs(b.test_acc - a.test_acc) <= 0.5
     for a, b in zip(plain.update_losses, tuned.update_losses, strict=True):
         assert a.shape == b.shape
         torch.testing.assert_close(b, a, rtol=1e-5, atol=1e-6)

@@ -26,10 +26,14 @@ class EpochPolicy:
         every: int | None,
         updates_done: int,
         single_process: bool = True,
+        first: int = 0,
     ):
         self.positions = chunks[-1].stop  # all of the epoch's, or this process's share
         self.chunks = len(chunks)
         self.refresh_every = math.ceil(len(chunks) / REFRESHES_PER_EPOCH)
+        # Refreshes are due every `refresh_every` chunks; `_refreshed` counts those made
+        # (from `first`, the chunk a resumed epoch starts at).
+        self._refreshed = first // self.refresh_every
         self._can_stop_at, self._single = can_stop_at, single_process
         self.every = every if single_process else None
         # Due at every multiple of `every` updates (at the next point the engine can
@@ -47,9 +51,19 @@ class EpochPolicy:
     def saved(self, updates: int) -> None:
         self.next_save = self._next(updates)
 
-    def refresh_due(self, index: int) -> bool:
-        """After the chunk at `index` of the epoch's plan: a hundred times an epoch at most."""
-        return (index + 1) % self.refresh_every == 0 or self.ends_epoch(index)
+    def refresh_due(self, index: int, chunk: Chunk) -> bool:
+        """After `chunk`, at `index` of the epoch's plan: a hundred times an epoch at
+        most, and at its end. A refresh reads the losses, which makes the engine run the
+        steps it holds back, so it waits for a point the engine can stop at: a refresh
+        inside a per-sample block would split the block's compiled steps in two (on
+        CUDA, a block split is launched kernel by kernel instead of replayed)."""
+        if self.ends_epoch(index):
+            return True
+        due = (index + 1) // self.refresh_every
+        if due <= self._refreshed or not self._can_stop_at(chunk.stop):
+            return False
+        self._refreshed = due
+        return True
 
     def ends_epoch(self, index: int) -> bool:
         return index + 1 == self.chunks

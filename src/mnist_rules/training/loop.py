@@ -194,7 +194,8 @@ class TrainingRun:
             first = next(i for i, c in enumerate(chunks) if c.start == resumed.samples)
             ledger.start_epoch(resumed.losses)
         every = checkpoint.every if checkpoint is not None else None
-        policy = EpochPolicy(chunks, engine.can_stop_at, every, updates, not self.world.distributed)
+        single = not self.world.distributed
+        policy = EpochPolicy(chunks, engine.can_stop_at, every, updates, single, first)
         todo = chunks[first:]
         clock = TrainingClock(engine, before)
         batches = engine.batches(order, todo)
@@ -213,7 +214,7 @@ class TrainingRun:
                             at = self._progress(order, chunk, updates, seconds)
                             checkpoint.save(ckpt.state_dict(self, at))
                         policy.saved(updates)
-                if policy.refresh_due(i):
+                if policy.refresh_due(i, chunk):
                     self._refresh(reporter, chunk, updates, policy.ends_epoch(i))
         finally:
             _close(batches)  # also on an error: the model holds every step taken
