@@ -188,6 +188,30 @@ def test_the_epochs_copies_and_the_regions_own_ranges_are_left_out():
     assert parts["source"] == "pinned"
 
 
+def test_torch_2_11s_events_without_links_split_the_same_from_each_ops_kernels():
+    """torch 2.11 (the GPU machine's) sets no linked_correlation_id on its events; it
+    lists each host op's device events as the op's `kernels` instead."""
+    kernel = lambda name, duration: SimpleNamespace(name=name, device=0, duration=duration)  # noqa: E731
+
+    def op(name, kernels=(), parent=None):
+        return SimpleNamespace(name=name, device_type=DeviceType.CPU, cpu_parent=parent,
+                               kernels=list(kernels))  # fmt: skip
+
+    start, transfer = op(EPOCH_START), op(TRANSFER, [kernel(TRANSFER, 50.0)])  # its range
+    events = [
+        start,
+        op("aten::copy_", [kernel("Memcpy HtoD (Pageable -> Device)", 5.0)], parent=start),
+        transfer,
+        op("aten::copy_", [kernel("Memcpy HtoD (Pinned -> Device)", 3.0)], parent=transfer),
+        op("aten::mv", [kernel("void gemv_kernel<float>", 11.0)], parent=transfer),
+        op("aten::zero_", [kernel("Memset (Device)", 100.0)]),
+        SimpleNamespace(name=TRANSFER, device_type=DeviceType.CUDA, kernels=[]),  # annotation
+    ]
+    parts = device_split(events)
+    assert (parts["transfer"], parts["compute"], parts["copies"]) == (3.0, 11.0, 1)
+    assert parts["source"] == "pinned"
+
+
 def test_a_host_op_knows_the_region_it_ran_in_from_a_real_profile():
     """What device_split walks, in a real (CPU) profile: an op's cpu_parent chain
     reaches the record_function range around it."""
@@ -223,20 +247,22 @@ def test_region_timing_sums_wall_time_per_name():
 
 @pytest.mark.parametrize("engine", ["torch", "tuned"])
 def test_stream_mode_reports_the_wait_for_a_slow_reader_as_stall(tiny_root, engine, monkeypatch):
-    """A reader made slow (50 ms a block of 64, against well under a millisecond of
-    training per batch) leaves the training waiting: the wait is the stall, not data."""
+    """A reader made slow (200 ms a block of 64, against a few milliseconds of training
+    per block) leaves the training waiting: the wait is the stall, not data. The reader
+    starts inside the timed window, so its four reads take at least 0.8 s of it, and
+    training can hide little of that, even on a loaded machine."""
     import time
 
     from mnist_rules.data.mnist import DatasetName, load
 
     data = load(DatasetName.mnist, tiny_root, stream=True)
     release = data.train.mapped.release
-    monkeypatch.setattr(data.train.mapped, "release", lambda *a: (time.sleep(0.05), release(*a)))
+    monkeypatch.setattr(data.train.mapped, "release", lambda *a: (time.sleep(0.2), release(*a)))
     config = TrainConfig(rule="batch", engine=engine, device="cpu", data_mode="stream",
                          stream_block=64, batch_size=32)  # fmt: skip
-    result = profile(TrainingRun(config, data), steps=16, warmup=0)  # 8 blocks
+    result = profile(TrainingRun(config, data), steps=8, warmup=0)  # 4 blocks
     assert result.data_mode == "stream"
-    assert result.stall_us * 16 > 0.2e6  # most of the eight 50 ms reads were waited for
+    assert result.stall_us * 8 > 0.4e6  # at least half of the four reads was waited for
     assert result.stall_us > result.data_us
     parts = [result.part_us(p) for p in PARTS]
     assert all(p >= 0 for p in parts)

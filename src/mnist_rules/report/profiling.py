@@ -146,27 +146,44 @@ def device_split(events) -> dict[str, Any]:
 
     Left out: the regions' own ranges, which CUDA profiling also shows as device events
     (user annotations: compute is kernel time only), and the copies made at an epoch's
-    start (engines.regions.EPOCH_START: once an epoch, not per step). A device event is
-    linked to the host op that launched it (`linked_correlation_id` is that op's `id`),
-    and the op's ancestors (`cpu_parent`) say which region it ran in."""
+    start (engines.regions.EPOCH_START: once an epoch, not per step), found through the
+    host op that launched each copy (_device_events) and that op's ancestors."""
+    transfer = compute = 0.0
+    copies, sources = 0, set()
+    for name, micros, host_op in _device_events(events):
+        if name.startswith("Memcpy HtoD"):
+            if _launched_in(host_op, EPOCH_START):
+                continue
+            transfer += micros
+            copies += 1
+            sources.add("pinned" if "Pinned" in name else "pageable")
+        elif not name.startswith(("Memcpy", "Memset")):
+            compute += micros
+    source = None if not sources else sources.pop() if len(sources) == 1 else "mixed"
+    return {"transfer": transfer, "compute": compute, "copies": copies, "source": source}
+
+
+def _device_events(events) -> list[tuple[str, float, Any]]:
+    """Each device event but the regions' own ranges: (name, device microseconds, the
+    host op that launched it, or None). torch 2.12 and later give every event
+    `linked_correlation_id` (the launching op's `id`); torch 2.11, which the GPU machine
+    has, gives no event one, but lists each op's device events as its `kernels`."""
+    if events and not hasattr(events[0], "linked_correlation_id"):
+        return [
+            (kernel.name, kernel.duration, op)
+            for op in events
+            if op.device_type == DeviceType.CPU
+            for kernel in op.kernels
+            if kernel.name != op.name  # a region's range, or a legacy op-time entry
+        ]
     host_ops = {
         e.id: e for e in events if e.device_type == DeviceType.CPU and not e.linked_correlation_id
     }
-    transfer = compute = 0.0
-    copies, sources = 0, set()
-    for event in events:
-        if event.device_type != DeviceType.CUDA or event.is_user_annotation:
-            continue
-        if event.name.startswith("Memcpy HtoD"):
-            if _launched_in(host_ops.get(event.linked_correlation_id), EPOCH_START):
-                continue
-            transfer += event.device_time_total
-            copies += 1
-            sources.add("pinned" if "Pinned" in event.name else "pageable")
-        elif not event.name.startswith(("Memcpy", "Memset")):
-            compute += event.device_time_total
-    source = None if not sources else sources.pop() if len(sources) == 1 else "mixed"
-    return {"transfer": transfer, "compute": compute, "copies": copies, "source": source}
+    return [
+        (e.name, e.device_time_total, host_ops.get(e.linked_correlation_id))
+        for e in events
+        if e.device_type == DeviceType.CUDA and not e.is_user_annotation
+    ]
 
 
 def _launched_in(op, region: str) -> bool:
