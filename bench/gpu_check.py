@@ -7,11 +7,16 @@ MNIST.
     python bench/gpu_check.py --out report.md [--data-dir DIR]     # or: nox -s gpu
 
 It runs on a GPU machine without internet (the project installed with
-`pip install --no-deps -e .`, or PYTHONPATH=src), sized to finish in about 8 minutes
-on an H200: each section runs as a child process with a share of --budget, and one
-that runs out of time is reported as such, not lost. The report is rewritten (whole,
-atomically) after each section, so a run cut short still leaves a readable report of
-the sections done. Without a CUDA GPU it says so in one line and exits 0.
+`pip install --no-deps -e .`, or PYTHONPATH=src), sized to finish within --budget
+(default 420 s, so that one 10-minute call holds it with the machine's start): each
+section runs as a child process with a capped share of it, and one that runs out of
+time is reported as such, not lost. Tests run verbose and unbuffered with a per-test
+timeout (pytest-timeout), so a section cut short still says which test it was in. The
+report is rewritten (whole, atomically) after each section, so a run cut short still
+leaves a readable report of the sections done. The children run without
+TRITON_INTERPRET (a leftover from a CPU session would put Triton's interpreter on the
+GPU's tensors); the report says when it was set. Without a CUDA GPU it says so in one
+line and exits 0.
 
 --data-dir: a root holding MNIST/raw (the .gz files are enough: they are extracted
 on first use). Without real MNIST there, the profile and hint sections use a generated
@@ -40,9 +45,37 @@ sys.path[:0] = [str(ROOT / "src"), str(ROOT / "tests"), str(ROOT / "bench")]
 
 from mnist_rules.atomic import atomic_path  # noqa: E402
 
-# Each section's share of the budget (seconds at most; less when less is left).
-# In the order they run: the cheapest and surest first, torch.compile's last.
-CAPS = {"tests": 150, "real MNIST": 120, "profile": 45, "benchmarks": 210, "hints": 60}
+# Each section's share of the budget (seconds at most; less when less is left), in the
+# order they run: the cheapest and surest first, torch.compile's last. They add up to
+# 400 s of the default 420: the environment section and the report's writes take the
+# rest. The CUDA tests leave compile mode to the benchmarks (Dynamo and Inductor from
+# a cold cache would take their whole share).
+CAPS = {
+    "Triton tests": 50,
+    "CUDA tests": 70,
+    "real MNIST": 90,
+    "profile": 35,
+    "benchmarks": 120,
+    "hints": 35,
+}
+SPEEDUPS_SECONDS = 10  # bench/speedups.py's ratios: out of the benchmarks' share
+TEST_TIMEOUT = 45  # seconds for any one test (pytest-timeout), so that one hang costs one test
+# The tests of each test section: pytest's -m expression.
+TEST_SECTIONS = {"Triton tests": "triton", "CUDA tests": "cuda and not torch_compile"}
+# What the project and this check import; the environment section lists any missing.
+PACKAGES = {
+    "torch": "the project", "torchvision": "the project (MNIST's files)",
+    "numpy": "the project", "numba": "the project (kernel mode on the CPU)",
+    "triton": "the project (kernel mode on CUDA)", "typer": "the project and this check",
+    "rich": "the project", "matplotlib": "the project (plots)",
+    "platformdirs": "the project (optional: the cache directory)",
+    "uniplot": "the project (optional: compare's terminal curve)",
+    "pytest": "this check", "pytest_benchmark": "this check (benchmarks)",
+    "pytest_timeout": "this check (a per-test timeout)",
+}  # fmt: skip
+# Variables the children must not inherit: TRITON_INTERPRET=1 runs Triton's kernels in
+# its interpreter, program by program on the host, even on a GPU's tensors.
+DROPPED_VARIABLES = ("TRITON_INTERPRET",)
 DEVICE = "cuda"  # what the tool's commands are run on (the tests run them on the CPU)
 # The CUDA benchmarks, one pytest run each: (step mode, -k expression).
 BENCH_RUNS = [
@@ -118,7 +151,8 @@ def run(args: list[str], timeout: float, env: dict[str, str] | None = None) -> R
     """A child process in the repository root, its stdout and stderr together."""
     start = time.monotonic()
     command = " ".join(shlex.quote(a) for a in args)
-    environ = {**os.environ, "PYTHONPATH": _pythonpath(), **(env or {})}
+    environ = {k: v for k, v in os.environ.items() if k not in DROPPED_VARIABLES}
+    environ.update(PYTHONPATH=_pythonpath(), PYTHONUNBUFFERED="1", **(env or {}))
     if timeout <= 0:
         return Ran(command, None, "(no time left in the budget)", 0.0)
     try:
@@ -172,44 +206,89 @@ def environment() -> str:
         ["device", torch.cuda.get_device_name(0)],
         ["GPU memory", f"{torch.cuda.get_device_properties(0).total_memory / 2**30:.0f} GiB"],
         ["GPUs visible", str(torch.cuda.device_count())],
-        ["torch", torch.__version__],
         ["CUDA (torch's)", str(torch.version.cuda)],
         ["Python", platform.python_version()],
-        ["triton", _version("triton")],
-        ["numba", _version("numba")],
         ["CPU threads", str(os.cpu_count())],
     ]
     smi = run(["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"], 20)
     if smi.returncode == 0:
         rows.append(["driver", smi.output.strip().splitlines()[0]])
-    return table(["", ""], rows)
+    found, missing = packages()
+    rows += [[name, version] for name, version in found.items()]
+    body = table(["", ""], rows)
+    if missing:
+        body += "\nMissing (each check that needs one says so, or falls back):\n\n"
+        body += "".join(f"- {name}: {why}\n" for name, why in missing.items())
+    return body + dropped_variables()
 
 
-def _version(package: str) -> str:
-    from importlib.metadata import PackageNotFoundError, version
+def dropped_variables() -> str:
+    """A line for each of DROPPED_VARIABLES set here: the children run without it."""
+    return "".join(
+        f"\n{name}={os.environ[name]} was set here; the check's runs go without it.\n"
+        for name in DROPPED_VARIABLES
+        if name in os.environ
+    )
 
-    try:
-        return version(package)
-    except PackageNotFoundError:
-        return "not installed"
+
+def packages() -> tuple[dict[str, str], dict[str, str]]:
+    """Each of PACKAGES imported: ({name: version}, {name: what needs it, and the error})."""
+    import importlib
+
+    found, missing = {}, {}
+    for name, needed_by in PACKAGES.items():
+        try:
+            module = importlib.import_module(name)
+        except Exception as error:  # a broken install raises more than ImportError
+            missing[name] = f"needed by {needed_by}: {type(error).__name__}: {error}"
+            continue
+        found[name] = str(getattr(module, "__version__", "imported"))
+    return found, missing
 
 
-def tests(budget: Budget) -> str:
-    args = [sys.executable, "-m", "pytest", "-m", "cuda or triton", "-q", "-p", "no:cacheprovider"]
-    ran = run([*args, "tests"], budget.share("tests"))
+def has_pytest_timeout() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("pytest_timeout") is not None
+
+
+def pytest_command(section: str) -> list[str]:
+    """A test section's pytest: its -m expression, verbose (each test's outcome as it
+    ends; run() makes the output unbuffered), a per-test timeout where pytest-timeout is
+    installed, and the slowest tests' durations."""
+    args = [sys.executable, "-m", "pytest", "tests", "-m", TEST_SECTIONS[section], "-v",
+            "-p", "no:cacheprovider", "--durations=10"]  # fmt: skip
+    return [*args, f"--timeout={TEST_TIMEOUT}"] if has_pytest_timeout() else args
+
+
+def pytest_tests(section: str, budget: Budget) -> str:
+    """One test section (a run cut short still shows each test it finished, and the one
+    it was in)."""
+    args = pytest_command(section)
+    note = "" if has_pytest_timeout() else "(No pytest-timeout here: no per-test timeout.)\n\n"
+    ran = run(args, budget.share(section))
     summary = [line for line in ran.output.splitlines() if re.search(r"\d+ (passed|failed)", line)]
-    body = f"`{ran.command}`: {outcome(ran)}.\n\n"
+    body = f"`{ran.command}`: {outcome(ran)}.\n\n{note}"
     body += f"Summary: {summary[-1].strip('= ') if summary else 'none printed'}\n\n"
     if ran.returncode != 0:
         body += tail(ran.output, 60)
+    else:
+        body += tail(_slowest(ran.output), 12)
     return body
+
+
+def _slowest(output: str) -> str:
+    """pytest's --durations lines: where a section's time went, for sizing its cap."""
+    lines = output.splitlines()
+    start = next((i for i, line in enumerate(lines) if "slowest" in line), None)
+    return "" if start is None else "\n".join(lines[start : start + 11])
 
 
 def benchmarks(budget: Budget, workdir: Path) -> str:
     """The CUDA benchmarks, a pytest run per step mode (pytest-benchmark writes its JSON
     only at the end: a mode that runs out of time loses its own figures only), the
     slowest to prepare (torch.compile) last; their reports merged for the ratios."""
-    section = Budget(budget.share("benchmarks"))
+    section = Budget(max(0.0, budget.share("benchmarks") - SPEEDUPS_SECONDS))
     body, merged = "", {"benchmarks": []}
     for i, (mode, key) in enumerate(BENCH_RUNS):
         out = workdir / f"bench-{mode}.json"
@@ -228,7 +307,7 @@ def benchmarks(budget: Budget, workdir: Path) -> str:
     if merged["benchmarks"]:
         both = workdir / "bench.json"
         both.write_text(json.dumps(merged))
-        ratios = run([sys.executable, "bench/speedups.py", str(both)], 30)
+        ratios = run([sys.executable, "bench/speedups.py", str(both)], SPEEDUPS_SECONDS)
         body += f"`python bench/speedups.py` (ratios of this run; {outcome(ratios)}):\n\n"
         body += tail(ratios.output, 60)
     return body
@@ -360,7 +439,7 @@ def generated_set(workdir: Path) -> Path:
 
 
 def check(out: Path | None, data_dir: Path, budget_seconds: float) -> int:
-    report = Report(out, pending=["tests", "real MNIST", "profile", "benchmarks", "hints"])
+    report = Report(out, pending=list(CAPS))
     budget = Budget(budget_seconds)
     real = data_dir if has_mnist(data_dir) else None
     with tempfile.TemporaryDirectory(prefix="gpu-check-") as tmp:
@@ -368,7 +447,8 @@ def check(out: Path | None, data_dir: Path, budget_seconds: float) -> int:
         data = real or generated_set(workdir)
         steps: list[tuple[str, Callable[[], str]]] = [
             ("environment", environment),
-            ("tests", lambda: tests(budget)),
+            ("Triton tests", lambda: pytest_tests("Triton tests", budget)),
+            ("CUDA tests", lambda: pytest_tests("CUDA tests", budget)),
             ("real MNIST", lambda: real_mnist(budget, real, workdir)),
             ("profile", lambda: profiles(budget, data, workdir)),
             ("benchmarks", lambda: benchmarks(budget, workdir)),
@@ -391,7 +471,7 @@ def main(
     data_dir: Path = typer.Option(
         ROOT.parent / "shared" / "data", help="A root holding MNIST/raw (real MNIST)."
     ),
-    budget: float = typer.Option(480.0, min=60, help="Seconds for the whole check."),
+    budget: float = typer.Option(420.0, min=60, help="Seconds for the whole check."),
 ) -> None:
     """Measure every CUDA figure in one run (see the module docstring)."""
     import torch

@@ -34,8 +34,15 @@ def max_diff(a, b):
     return max((wa[k] - wb[k]).abs().max().item() for k in wa)
 
 
-@pytest.mark.parametrize("kw", SETTINGS)
-@pytest.mark.parametrize("mode", [StepMode.eager, StepMode.graph, StepMode.compiled])
+# torch.compile's cases: Dynamo and Inductor over a block of 128 steps take minutes from
+# a cold cache; bench/gpu_check.py leaves them to its benchmark section (-m "not
+# torch_compile").
+COMPILED = pytest.param(StepMode.compiled, marks=pytest.mark.torch_compile, id="compile")
+EAGER, GRAPH = (pytest.param(mode, id=mode.value) for mode in (StepMode.eager, StepMode.graph))
+
+
+@pytest.mark.parametrize("kw", SETTINGS, ids=[s["rule"].value for s in SETTINGS])
+@pytest.mark.parametrize("mode", [EAGER, GRAPH, COMPILED])
 def test_tuned_modes_match_the_torch_engine_on_cuda(tiny_data, kw, mode):
     # TF32 would change the GEMMs' arithmetic; both engines run full float32.
     torch.backends.cuda.matmul.allow_tf32 = False

@@ -150,3 +150,83 @@ def test_a_sections_runs_share_its_cap_not_each_take_it(tmp_path, monkeypatch):
     gpu_check.real_mnist(gpu_check.Budget(480), tmp_path, tmp_path)
     assert len(given) == len(gpu_check.REAL_RUNS)
     assert given[0] == pytest.approx(120 / 8) and sum(given) == pytest.approx(120)
+
+
+def test_children_run_without_triton_interpret_and_the_report_says_it_was_set(monkeypatch):
+    """A TRITON_INTERPRET=1 left in the shell would put Triton's interpreter on the GPU's
+    tensors in every child (hours an epoch)."""
+    monkeypatch.setenv("TRITON_INTERPRET", "1")
+    code = "import os; print(os.environ.get('TRITON_INTERPRET', 'unset'))"
+    ran = gpu_check.run([sys.executable, "-c", code], 30)
+    assert ran.output.strip() == "unset"
+    assert "TRITON_INTERPRET=1 was set here" in gpu_check.dropped_variables()
+    monkeypatch.delenv("TRITON_INTERPRET")
+    assert gpu_check.dropped_variables() == ""
+
+
+def test_a_child_killed_at_its_timeout_still_reports_what_it_printed_unflushed():
+    code = "import time; print('begun'); time.sleep(30)"  # no flush: unbuffered by run()
+    ran = gpu_check.run([sys.executable, "-c", code], 2.0)
+    assert ran.returncode is None and "begun" in ran.output
+
+
+def test_missing_packages_are_listed_one_line_each_not_a_crash(monkeypatch):
+    monkeypatch.setitem(gpu_check.PACKAGES, "no_such_package_here", "a test")
+    monkeypatch.setitem(sys.modules, "platformdirs", None)  # as on the GPU machine
+    found, missing = gpu_check.packages()
+    assert "torch" in found and "pytest" in found
+    assert set(missing) == {"no_such_package_here", "platformdirs"}
+    assert missing["no_such_package_here"].startswith("needed by a test: ModuleNotFoundError")
+
+
+def test_the_test_sections_run_triton_first_and_leave_torch_compile_to_the_benchmarks():
+    assert list(gpu_check.TEST_SECTIONS) == ["Triton tests", "CUDA tests"]
+    assert list(gpu_check.CAPS)[:2] == ["Triton tests", "CUDA tests"]
+    triton, cuda = (gpu_check.pytest_command(s) for s in gpu_check.TEST_SECTIONS)
+    marks = lambda args: args[len(args) - 1 - args[::-1].index("-m") + 1]  # noqa: E731
+    assert marks(triton) == "triton" and marks(cuda) == "cuda and not torch_compile"
+    assert "-v" in cuda and "-q" not in cuda
+    if gpu_check.has_pytest_timeout():  # a dev dependency: installed wherever tests run
+        assert f"--timeout={gpu_check.TEST_TIMEOUT}" in cuda
+
+
+def test_torch_compiles_cuda_cases_carry_the_marker_the_check_leaves_out():
+    """The -m expression only works if the compile-mode cases are marked."""
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "tests/test_cuda.py", "--collect-only", "-q",
+         "-m", "torch_compile", "-p", "no:cacheprovider"],
+        capture_output=True, text=True, cwd=BENCH.parent, timeout=120,
+    )  # fmt: skip
+    ids = [line for line in done.stdout.splitlines() if "::" in line]
+    assert len(ids) == 3 and all("compile" in i for i in ids), done.stdout
+
+
+def test_the_whole_check_fits_its_default_budget_when_every_run_takes_all_it_is_given(
+    tmp_path, monkeypatch
+):
+    """Every child (tests, trainings, benchmarks, the ratios) runs out of time, on a
+    clock that advances by each run's timeout: the check still ends within --budget."""
+    clock = [1000.0]
+    given = []
+
+    def fake_run(args, timeout, env=None):
+        given.append((" ".join(args), timeout))
+        clock[0] += max(timeout, 0)
+        for arg in args:  # a benchmark run leaves its JSON, so that the ratios run too
+            if arg.startswith("--benchmark-json="):
+                Path(arg.split("=", 1)[1]).write_text('{"benchmarks": [{"group": "g"}]}')
+        return gpu_check.Ran(" ".join(args), None, "", max(timeout, 0))
+
+    monkeypatch.setattr(gpu_check.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(gpu_check, "run", fake_run)
+    monkeypatch.setattr(gpu_check, "environment", lambda: "")
+    monkeypatch.setattr(gpu_check, "benchmark_table", lambda report: "")
+    monkeypatch.setattr(gpu_check, "fastest_modes", lambda report: "")
+    monkeypatch.setattr(gpu_check, "has_mnist", lambda root: True)
+    default = gpu_check.main.__defaults__[2].default
+    assert default == 420
+    gpu_check.check(tmp_path / "r.md", tmp_path, default)
+    assert clock[0] - 1000.0 <= default
+    ratios = [timeout for command, timeout in given if "bench/speedups.py" in command]
+    assert ratios and 0 < ratios[0] <= gpu_check.SPEEDUPS_SECONDS  # the ratios ran, in budget
+    assert "ran out of time" in (tmp_path / "r.md").read_text()
