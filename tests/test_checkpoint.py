@@ -4,9 +4,11 @@ ran straight through; a checkpoint of another run, or a file that is not one, is
 refused with a clear message and nothing is written."""
 
 import json
+import re
 import signal
 import subprocess
 import sys
+import time
 
 import pytest
 import torch
@@ -108,7 +110,10 @@ def test_sigint_to_a_process_writes_a_checkpoint_that_resumes_bitwise(tmp_path, 
         for line in proc.stdout:
             if line.startswith("epoch 1/2"):
                 break
-        subprocess.run(["sleep", "0.4"], check=True)  # well into epoch 2
+        # Into epoch 2 by a third of epoch 1's training time, as this machine ran it: the
+        # signal lands mid-epoch on a machine of any speed.
+        epoch_1 = float(re.search(r"train\s+([\d.]+) s", line).group(1))
+        time.sleep(epoch_1 / 3)
         proc.send_signal(signal.SIGINT)
         _, stderr = proc.communicate(timeout=60)
     finally:

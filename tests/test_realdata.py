@@ -67,20 +67,19 @@ def test_tuned_engine_gives_the_torch_engines_accuracy_within_a_tenth(mnist, rul
     assert accs["tuned"] == pytest.approx(accs["torch"], abs=0.1)
 
 
-@pytest.mark.parametrize(
-    ("mode", "least"), [("eager", 95.0), pytest.param("kernel", 95.3, marks=needs_numba)]
-)
-def test_tuned_engine_sample_rule_95_after_one_epoch(mnist, mode, least):
+@pytest.mark.parametrize("mode", ["eager", pytest.param("kernel", marks=needs_numba)])
+def test_tuned_engine_sample_rule_95_after_one_epoch(mnist, mode):
     # Not compared with the torch engine to 0.1 points: 60,000 sequential updates are
-    # chaotic, and any reordering of the float arithmetic moves this figure. Measured
-    # after one epoch: torch engine 95.70%; tuned 96.05%, 95.78% (log-softmax in the
-    # step), 96.27% (blocks of 64); autograd with inputs scaled by *(1/255), 95.67%;
-    # the kernel step mode 95.61%.
+    # chaotic, and any reordering of the float arithmetic moves this figure: the
+    # reference's 95% is the floor. Measured after one epoch: torch engine 95.70%;
+    # tuned 96.05%, 95.78% (log-softmax in the step), 96.27% (blocks of 64); autograd
+    # with inputs scaled by *(1/255), 95.67%; the kernel step mode 95.61% at first, now
+    # 95.88% on an Intel Xeon and 96.00% on an AMD EPYC (the same code).
     config = TrainConfig(rule=RuleName.sample, epochs=1, engine="tuned", step_mode=mode,
                          device="cpu")  # fmt: skip
     result = train(config, data=mnist).result
     assert result.epochs[0].updates == 60_000 and result.step_mode == mode
-    assert result.epochs[0].test_acc >= least
+    assert result.epochs[0].test_acc >= 95.0
 
 
 def test_stream_mode_meets_the_batch_rules_reference_with_its_block_shuffle(real_data_dir):
