@@ -91,3 +91,45 @@ def test_a_per_sample_run_without_platformdirs_takes_the_compiled_loop(tiny_root
     assert json.loads(out.read_text())["step_mode"] == "kernel"
     assert done.stderr.count("platformdirs is not installed") == 1, done.stderr
     assert (tmp_path / "home" / ".cache" / "mnist-rules" / "numba").is_dir()
+
+
+def test_where_numba_may_write_no_cache_it_compiles_each_run(monkeypatch):
+    """An unwritable cache directory and home leave numba no cache locator, which it
+    raises at decoration: the loop is compiled uncached instead of not at all."""
+    import types
+
+    asked = []
+
+    def njit(**options):
+        asked.append(options["cache"])
+        if options["cache"]:
+            raise RuntimeError("cannot cache function '_steps': no locator available")
+        return lambda fn: fn
+
+    monkeypatch.setattr(numba_sample_steps, "_numba", lambda: types.SimpleNamespace(njit=njit))
+    numba_sample_steps.compiled_steps.cache_clear()
+    try:
+        assert numba_sample_steps.compiled_steps() is numba_sample_steps._steps
+        assert asked == [True, False]
+    finally:
+        numba_sample_steps.compiled_steps.cache_clear()
+
+
+def test_without_numba_nothing_asks_for_the_cache_directory(no_platformdirs, monkeypatch):
+    """No spurious platformdirs warning where numba is missing anyway."""
+    import importlib.util
+
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *a: None if name == "numba" else real_find_spec(name, *a),
+    )
+    numba_sample_steps._numba.cache_clear()
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            assert "numba is not installed" in numba_sample_steps.available()
+        assert caught == []
+    finally:
+        numba_sample_steps._numba.cache_clear()

@@ -107,13 +107,15 @@ def test_sigint_to_a_process_writes_a_checkpoint_that_resumes_bitwise(tmp_path, 
     command.insert(command.index("--json") + 1, str(tmp_path / "part.json"))
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
+        line = ""
         for line in proc.stdout:
             if line.startswith("epoch 1/2"):
                 break
         # Into epoch 2 by a third of epoch 1's training time, as this machine ran it: the
         # signal lands mid-epoch on a machine of any speed.
-        epoch_1 = float(re.search(r"train\s+([\d.]+) s", line).group(1))
-        time.sleep(epoch_1 / 3)
+        epoch_1 = re.search(r"train\s+([\d.]+) s", line)
+        assert epoch_1 is not None, f"no epoch line: {line!r}"
+        time.sleep(float(epoch_1.group(1)) / 3)
         proc.send_signal(signal.SIGINT)
         _, stderr = proc.communicate(timeout=60)
     finally:

@@ -133,3 +133,28 @@ def test_stream_mode_on_cuda_makes_the_resident_updates(tiny_root, engine, rule,
     assert streamed.result.data_mode == "stream"
     assert max_diff(resident, streamed) < 1e-6  # the same inputs in the same order
     assert streamed.engine.stream.copied_bytes == 2 * 512 * 784  # each block once an epoch
+
+
+def test_kernel_mode_captures_and_replays_its_blocks_while_the_stream_reader_copies(tiny_root):
+    """Stream mode's reader thread copies blocks on its side stream while the kernel
+    mode's steps are captured: in the default "global" capture mode its CUDA calls
+    would spoil the capture (engines.capture.graph_capture makes it "thread_local").
+    The blocks are captured and replayed, and the weights are resident mode's."""
+    from mnist_rules.data.mnist import DatasetName, load
+
+    torch.backends.cuda.matmul.allow_tf32 = False
+    runs = {}
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for mode in ("resident", "stream"):
+            data = load(DatasetName.mnist, tiny_root, stream=mode == "stream")
+            config = TrainConfig(
+                rule=RuleName.sample, engine="tuned", step_mode="kernel", device="cuda",
+                epochs=2, data_mode=mode, stream_block=100,
+            )  # fmt: skip
+            runs[mode] = train(config, data)
+    assert [str(w.message) for w in caught] == []
+    streamed = runs["stream"]
+    assert streamed.result.step_mode == "kernel" and streamed.result.data_mode == "stream"
+    assert streamed.engine._blocked.replays == 3 + 4  # 4 full blocks an epoch, from the 2nd
+    assert max_diff(runs["resident"], streamed) < 1e-6

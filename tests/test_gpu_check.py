@@ -6,6 +6,7 @@ first GPU run must not be the first time it meets a results file)."""
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -34,7 +35,7 @@ def test_without_a_gpu_it_says_so_in_one_line_and_exits_0(tmp_path):
 def test_the_real_mnist_section_reads_the_results_the_tool_writes(tiny_root, tmp_path, monkeypatch):
     monkeypatch.setattr(gpu_check, "DEVICE", "cpu")
     monkeypatch.setattr(
-        gpu_check, "REAL_RUNS", [("batch", "tuned", "auto"), ("epoch", "torch", "eager")]
+        gpu_check, "REAL_RUNS", [("batch", "tuned", "auto", None), ("epoch", "torch", "eager", 300)]
     )
     body = gpu_check.real_mnist(gpu_check.Budget(300), tiny_root, tmp_path)
     rows = [
@@ -44,12 +45,13 @@ def test_the_real_mnist_section_reads_the_results_the_tool_writes(tiny_root, tmp
     ]
     assert len(rows) == 2, body
     assert all("%" in row and "ok in" in row for row in rows), body
+    assert "| 512 |" in rows[0] and "| 300 |" in rows[1]  # the images each trained on
     assert "Skipped" in gpu_check.real_mnist(gpu_check.Budget(60), None, tmp_path)
 
 
 def test_a_failed_run_is_reported_with_its_output(tmp_path, monkeypatch):
     monkeypatch.setattr(gpu_check, "DEVICE", "cpu")
-    monkeypatch.setattr(gpu_check, "REAL_RUNS", [("batch", "tuned", "auto")])
+    monkeypatch.setattr(gpu_check, "REAL_RUNS", [("batch", "tuned", "auto", None)])
     body = gpu_check.real_mnist(gpu_check.Budget(60), tmp_path / "nowhere", tmp_path)
     assert "**failed** (exit 1)" in body and "error: MNIST is not in" in body
 
@@ -124,7 +126,7 @@ def test_real_mnist_is_found_as_raw_or_gz(tmp_path, files, found):
 def test_the_benchmark_section_merges_its_runs_and_reads_their_ratios(tmp_path, monkeypatch):
     """Run on the CPU, one small benchmark: its figures reach the table, and a run that
     selects nothing is reported as failed without losing the other's."""
-    runs = [("eager", "test_step and batch and tuned-eager-cpu"), ("none", "no-such-case")]
+    runs = [("eager", "test_step and batch and tuned-eager-cpu", 1), ("none", "no-such-case", 1)]
     monkeypatch.setattr(gpu_check, "BENCH_RUNS", runs)
     body = gpu_check.benchmarks(gpu_check.Budget(600), tmp_path)
     assert "- eager: " in body and "ok in" in body
@@ -175,7 +177,7 @@ def test_missing_packages_are_listed_one_line_each_not_a_crash(monkeypatch):
     monkeypatch.setitem(sys.modules, "platformdirs", None)  # as on the GPU machine
     found, missing = gpu_check.packages()
     assert "torch" in found and "pytest" in found
-    assert set(missing) == {"no_such_package_here", "platformdirs"}
+    assert {"no_such_package_here", "platformdirs"} <= set(missing)
     assert missing["no_such_package_here"].startswith("needed by a test: ModuleNotFoundError")
 
 
@@ -230,3 +232,33 @@ def test_the_whole_check_fits_its_default_budget_when_every_run_takes_all_it_is_
     ratios = [timeout for command, timeout in given if "bench/speedups.py" in command]
     assert ratios and 0 < ratios[0] <= gpu_check.SPEEDUPS_SECONDS  # the ratios ran, in budget
     assert "ran out of time" in (tmp_path / "r.md").read_text()
+
+
+def test_a_missing_program_or_a_crashing_section_costs_one_line_not_the_check():
+    ran = gpu_check.run(["no-such-program-here"], 5)
+    assert ran.returncode == 127 and "FileNotFoundError" in ran.output
+    body = gpu_check.guarded(lambda: 1 / 0)
+    assert "crashed" in body and "ZeroDivisionError" in body
+
+
+def test_a_child_out_of_time_is_killed_with_its_own_children():
+    """A training's compile workers must not go on using the GPU after its timeout."""
+    code = (
+        "import subprocess, sys, time;"
+        "p = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)']);"
+        "print(p.pid, flush=True); time.sleep(60)"
+    )
+    ran = gpu_check.run([sys.executable, "-c", code], 3.0)
+    assert ran.returncode is None
+    grandchild = Path(f"/proc/{int(ran.output.split()[0])}/status")
+
+    def gone() -> bool:  # killed: no process, or a zombie until something reaps it
+        try:
+            return "State:\tZ" in grandchild.read_text()
+        except FileNotFoundError:
+            return True
+
+    deadline = time.monotonic() + 5
+    while not gone() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert gone()

@@ -170,17 +170,6 @@ def test_kernel_on_cuda_runs_tritons_steps_if_triton_imports(monkeypatch, missin
     assert auto == (StepMode.eager, None)
 
 
-@pytest.mark.skipif(triton_sample_steps.available() is not None, reason="triton does not import")
-def test_kernel_on_cuda_with_tritons_interpreter_on_falls_back_to_eager(monkeypatch):
-    """A TRITON_INTERPRET=1 left set would run the interpreter on a GPU's tensors, for
-    hours an epoch, saying nothing: eager instead, with one warning that says why."""
-    monkeypatch.setenv("TRITON_INTERPRET", "1")  # what tests/conftest.py sets without a GPU
-    assert triton_sample_steps.interpreting()
-    mode, why = resolve_step_mode(StepMode.kernel, EngineName.tuned, "cuda", True)
-    assert mode is StepMode.eager and "\n" not in why
-    assert why.startswith("--step-mode kernel: TRITON_INTERPRET=1 is set") and "unset it" in why
-
-
 def test_eager_units_count_no_compile_time(tiny_data):
     """Only a capture or a compilation is compile time: an eager unit's first call is a step."""
     config = TrainConfig(rule="batch", engine="tuned", step_mode="eager", device="cpu", epochs=1)

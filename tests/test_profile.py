@@ -190,26 +190,38 @@ def test_the_epochs_copies_and_the_regions_own_ranges_are_left_out():
 
 def test_torch_2_11s_events_without_links_split_the_same_from_each_ops_kernels():
     """torch 2.11 (the GPU machine's) sets no linked_correlation_id on its events; it
-    lists each host op's device events as the op's `kernels` instead."""
+    lists each host op's device events as the op's `kernels` instead. A kernel no host
+    op launched (a CUDA graph's replay) counts as compute all the same."""
+    cuda = DeviceType.CUDA
     kernel = lambda name, duration: SimpleNamespace(name=name, device=0, duration=duration)  # noqa: E731
 
     def op(name, kernels=(), parent=None):
         return SimpleNamespace(name=name, device_type=DeviceType.CPU, cpu_parent=parent,
-                               kernels=list(kernels))  # fmt: skip
+                               kernels=list(kernels), is_user_annotation=False)  # fmt: skip
 
-    start, transfer = op(EPOCH_START), op(TRANSFER, [kernel(TRANSFER, 50.0)])  # its range
+    def on_device(name, duration, note=False):
+        return SimpleNamespace(name=name, device_type=cuda, device_time_total=duration,
+                               is_user_annotation=note, kernels=[])  # fmt: skip
+
+    pageable, pinned = "Memcpy HtoD (Pageable -> Device)", "Memcpy HtoD (Pinned -> Device)"
+    start, transfer = op(EPOCH_START, [kernel(EPOCH_START, 60.0)]), op(TRANSFER)
     events = [
         start,
-        op("aten::copy_", [kernel("Memcpy HtoD (Pageable -> Device)", 5.0)], parent=start),
+        op("aten::copy_", [kernel(pageable, 5.0)], parent=start),  # the epoch's order
         transfer,
-        op("aten::copy_", [kernel("Memcpy HtoD (Pinned -> Device)", 3.0)], parent=transfer),
+        op("aten::copy_", [kernel(pinned, 3.0)], parent=transfer),
         op("aten::mv", [kernel("void gemv_kernel<float>", 11.0)], parent=transfer),
-        op("aten::zero_", [kernel("Memset (Device)", 100.0)]),
-        SimpleNamespace(name=TRANSFER, device_type=DeviceType.CUDA, kernels=[]),  # annotation
+        on_device(EPOCH_START, 60.0, note=True),  # the regions' own ranges
+        on_device(TRANSFER, 50.0, note=True),
+        on_device(pageable, 5.0),
+        on_device(pinned, 3.0),
+        on_device("void gemv_kernel<float>", 11.0),
+        on_device("triton_head_kernel", 2.0),  # replayed from a graph: no host op
+        on_device(pageable, 7.0),  # a per-step copy of another length
     ]
     parts = device_split(events)
-    assert (parts["transfer"], parts["compute"], parts["copies"]) == (3.0, 11.0, 1)
-    assert parts["source"] == "pinned"
+    assert (parts["transfer"], parts["compute"], parts["copies"]) == (10.0, 13.0, 2)
+    assert parts["source"] == "mixed"
 
 
 def test_a_host_op_knows_the_region_it_ran_in_from_a_real_profile():

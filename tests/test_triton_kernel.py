@@ -18,6 +18,7 @@ from mnist_rules.engines import numba_sample_steps
 from mnist_rules.engines import triton_sample_steps as steps
 from mnist_rules.engines.blocked_sample_sgd import BlockedSampleSgd
 from mnist_rules.engines.mlp_steps import MlpParams
+from mnist_rules.engines.modes import EngineName, StepMode, resolve_step_mode
 from mnist_rules.engines.triton_sample_sgd import TritonSampleSgd
 from mnist_rules.engines.tuned_engine import TunedEngine
 from mnist_rules.model import build_mlp
@@ -196,3 +197,13 @@ def test_an_older_triton_without_knobs_reads_the_variable(monkeypatch):
     assert steps.interpreting()
     monkeypatch.setenv("TRITON_INTERPRET", "0")
     assert not steps.interpreting()
+
+
+def test_kernel_on_cuda_with_tritons_interpreter_on_falls_back_to_eager(monkeypatch):
+    """A TRITON_INTERPRET=1 left set would run the interpreter on a GPU's tensors, for
+    hours an epoch, saying nothing: eager instead, with one warning that says why."""
+    monkeypatch.setenv("TRITON_INTERPRET", "1")  # what tests/conftest.py sets without a GPU
+    assert steps.interpreting()
+    mode, why = resolve_step_mode(StepMode.kernel, EngineName.tuned, "cuda", True)
+    assert mode is StepMode.eager and "\n" not in why
+    assert why.startswith("--step-mode kernel: TRITON_INTERPRET=1 is set") and "unset it" in why

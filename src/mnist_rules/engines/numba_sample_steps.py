@@ -25,6 +25,7 @@ NUMBA_CACHE_DIR is set (the package's own folder may be read-only in site-packag
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import time
 from functools import cache
@@ -42,6 +43,8 @@ FASTMATH = {"reassoc", "contract", "nsz", "arcp"}
 def _numba():
     """The numba module, or the ImportError's message. numba reads NUMBA_CACHE_DIR when
     it is first imported: set here, before that, unless the user set it."""
+    if importlib.util.find_spec("numba") is None:
+        return "No module named 'numba'"
     root = None if "NUMBA_CACHE_DIR" in os.environ else _cache_root()
     if root is not None:
         os.environ["NUMBA_CACHE_DIR"] = str(root / "numba")
@@ -189,10 +192,13 @@ def compiled_steps():
     numba = _numba()
     if isinstance(numba, str):
         raise ImportError(numba)
-    # No cache directory (no home): compiled each run (about a second) rather than
-    # failing where numba finds nowhere to write.
-    keep = "NUMBA_CACHE_DIR" in os.environ
-    return numba.njit(fastmath=FASTMATH, nogil=True, cache=keep, boundscheck=False)(_steps)
+    jit = lambda cache: numba.njit(  # noqa: E731
+        fastmath=FASTMATH, nogil=True, cache=cache, boundscheck=False
+    )(_steps)
+    try:
+        return jit(cache=True)
+    except RuntimeError:  # "no locator available": nowhere numba may write its cache
+        return jit(cache=False)  # compiled each run (about 2 s) rather than not at all
 
 
 def compile_now() -> float:

@@ -31,6 +31,7 @@ import contextlib
 import itertools
 import os
 import time
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -146,14 +147,11 @@ def device_split(events) -> dict[str, Any]:
 
     Left out: the regions' own ranges, which CUDA profiling also shows as device events
     (user annotations: compute is kernel time only), and the copies made at an epoch's
-    start (engines.regions.EPOCH_START: once an epoch, not per step), found through the
-    host op that launched each copy (_device_events) and that op's ancestors."""
+    start (engines.regions.EPOCH_START: once an epoch, not per step): _device_events."""
     transfer = compute = 0.0
     copies, sources = 0, set()
-    for name, micros, host_op in _device_events(events):
+    for name, micros in _device_events(events):
         if name.startswith("Memcpy HtoD"):
-            if _launched_in(host_op, EPOCH_START):
-                continue
             transfer += micros
             copies += 1
             sources.add("pinned" if "Pinned" in name else "pageable")
@@ -163,27 +161,41 @@ def device_split(events) -> dict[str, Any]:
     return {"transfer": transfer, "compute": compute, "copies": copies, "source": source}
 
 
-def _device_events(events) -> list[tuple[str, float, Any]]:
-    """Each device event but the regions' own ranges: (name, device microseconds, the
-    host op that launched it, or None). torch 2.12 and later give every event
-    `linked_correlation_id` (the launching op's `id`); torch 2.11, which the GPU machine
-    has, gives no event one, but lists each op's device events as its `kernels`."""
-    if events and not hasattr(events[0], "linked_correlation_id"):
+def _device_events(events) -> list[tuple[str, float]]:
+    """(name, device microseconds) of each device event but the regions' own ranges and
+    what the epoch's start launched, found through the host op that launched it and
+    that op's ancestors (`cpu_parent`). Every device event counts, also one no host op
+    launched (a CUDA graph's replay)."""
+    device = [e for e in events if e.device_type == DeviceType.CUDA and not e.is_user_annotation]
+    if events and hasattr(events[0], "linked_correlation_id"):  # torch 2.12 and later
+        # Each device event names its host op: linked_correlation_id is the op's `id`.
+        host_ops = {
+            e.id: e
+            for e in events
+            if e.device_type == DeviceType.CPU and not e.linked_correlation_id
+        }
         return [
-            (kernel.name, kernel.duration, op)
-            for op in events
-            if op.device_type == DeviceType.CPU
-            for kernel in op.kernels
-            if kernel.name != op.name  # a region's range, or a legacy op-time entry
+            (e.name, e.device_time_total)
+            for e in device
+            if not _launched_in(host_ops.get(e.linked_correlation_id), EPOCH_START)
         ]
-    host_ops = {
-        e.id: e for e in events if e.device_type == DeviceType.CPU and not e.linked_correlation_id
-    }
-    return [
-        (e.name, e.device_time_total, host_ops.get(e.linked_correlation_id))
-        for e in events
-        if e.device_type == DeviceType.CUDA and not e.is_user_annotation
-    ]
+    # torch 2.11 (the GPU machine's) links no event, but lists each host op's device
+    # events as its `kernels` (name, device, duration): the epoch start's are taken out
+    # of the device events by name and duration.
+    at_start = Counter(
+        (kernel.name, kernel.duration)
+        for op in events
+        if op.device_type == DeviceType.CPU and _launched_in(op, EPOCH_START)
+        for kernel in op.kernels
+    )
+    kept = []
+    for e in device:
+        key = (e.name, e.device_time_total)
+        if at_start[key] > 0:
+            at_start[key] -= 1
+        else:
+            kept.append(key)
+    return kept
 
 
 def _launched_in(op, region: str) -> bool:
