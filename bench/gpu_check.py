@@ -292,7 +292,8 @@ def pytest_tests(section: str, budget: Budget) -> str:
     """One test section (a run cut short still shows each test it finished, and the one
     it was in)."""
     args = pytest_command(section)
-    note = "" if has_pytest_timeout() else "(No pytest-timeout here: no per-test timeout.)\n\n"
+    timed = any(arg.startswith("--timeout=") for arg in args)
+    note = "" if timed else "(No pytest-timeout here: no per-test timeout.)\n\n"
     ran = run(args, budget.share(section))
     counted = r"\d+ (passed|failed|skipped|deselected|errors?)"
     summary = [line for line in ran.output.splitlines() if re.search(counted, line)]

@@ -224,6 +224,36 @@ def test_torch_2_11s_events_without_links_split_the_same_from_each_ops_kernels()
     assert parts["source"] == "mixed"
 
 
+def test_only_the_epoch_starts_copies_are_left_out_not_its_kernels():
+    """The epoch's start also runs kernels (the one-hot labels' scatter): compute, as
+    before, in both torch's event shapes."""
+    cuda = DeviceType.CUDA
+    start = event(EPOCH_START, id=1)
+    linked = [
+        start,
+        event("aten::copy_", id=2, parent=start),
+        event("aten::scatter_", id=3, parent=start),
+        event("Memcpy HtoD (Pageable -> Device)", cuda, device=5.0, id=90, link=2),
+        event("scatter_kernel", cuda, device=4.0, id=91, link=3),
+    ]
+    kernel = lambda name, duration: SimpleNamespace(name=name, device=0, duration=duration)  # noqa: E731
+    host = lambda name, kernels, parent: SimpleNamespace(  # noqa: E731
+        name=name, device_type=DeviceType.CPU, cpu_parent=parent, kernels=kernels,
+        is_user_annotation=False,
+    )  # fmt: skip
+    start_211 = host(EPOCH_START, [], None)
+    unlinked = [
+        start_211,
+        host("aten::copy_", [kernel("Memcpy HtoD (Pageable -> Device)", 5.0)], start_211),
+        host("aten::scatter_", [kernel("scatter_kernel", 4.0)], start_211),
+        *(SimpleNamespace(name=e.name, device_type=cuda, device_time_total=e.device_time_total,
+                          is_user_annotation=False, kernels=[]) for e in linked[3:]),
+    ]  # fmt: skip
+    for events in (linked, unlinked):
+        parts = device_split(events)
+        assert (parts["transfer"], parts["compute"], parts["copies"]) == (0.0, 4.0, 0)
+
+
 def test_a_host_op_knows_the_region_it_ran_in_from_a_real_profile():
     """What device_split walks, in a real (CPU) profile: an op's cpu_parent chain
     reaches the record_function range around it."""

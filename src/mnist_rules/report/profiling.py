@@ -151,7 +151,7 @@ def device_split(events) -> dict[str, Any]:
     transfer = compute = 0.0
     copies, sources = 0, set()
     for name, micros in _device_events(events):
-        if name.startswith("Memcpy HtoD"):
+        if _is_upload(name):
             transfer += micros
             copies += 1
             sources.add("pinned" if "Pinned" in name else "pageable")
@@ -163,9 +163,9 @@ def device_split(events) -> dict[str, Any]:
 
 def _device_events(events) -> list[tuple[str, float]]:
     """(name, device microseconds) of each device event but the regions' own ranges and
-    what the epoch's start launched, found through the host op that launched it and
-    that op's ancestors (`cpu_parent`). Every device event counts, also one no host op
-    launched (a CUDA graph's replay)."""
+    the host-to-device copies the epoch's start launched, found through the host op that
+    launched each and that op's ancestors (`cpu_parent`). Every other device event
+    counts, also one no host op launched (a CUDA graph's replay)."""
     device = [e for e in events if e.device_type == DeviceType.CUDA and not e.is_user_annotation]
     if events and hasattr(events[0], "linked_correlation_id"):  # torch 2.12 and later
         # Each device event names its host op: linked_correlation_id is the op's `id`.
@@ -177,16 +177,20 @@ def _device_events(events) -> list[tuple[str, float]]:
         return [
             (e.name, e.device_time_total)
             for e in device
-            if not _launched_in(host_ops.get(e.linked_correlation_id), EPOCH_START)
+            if not (
+                _is_upload(e.name)
+                and _launched_in(host_ops.get(e.linked_correlation_id), EPOCH_START)
+            )
         ]
     # torch 2.11 (the GPU machine's) links no event, but lists each host op's device
-    # events as its `kernels` (name, device, duration): the epoch start's are taken out
-    # of the device events by name and duration.
+    # events as its `kernels` (name, device, duration): the epoch start's copies are
+    # taken out of the device events by name and duration.
     at_start = Counter(
         (kernel.name, kernel.duration)
         for op in events
         if op.device_type == DeviceType.CPU and _launched_in(op, EPOCH_START)
         for kernel in op.kernels
+        if _is_upload(kernel.name)
     )
     kept = []
     for e in device:
@@ -196,6 +200,11 @@ def _device_events(events) -> list[tuple[str, float]]:
         else:
             kept.append(key)
     return kept
+
+
+def _is_upload(name: str) -> bool:
+    """Whether a device event is a host-to-device copy."""
+    return name.startswith("Memcpy HtoD")
 
 
 def _launched_in(op, region: str) -> bool:

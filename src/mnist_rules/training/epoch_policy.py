@@ -60,10 +60,11 @@ class EpochPolicy:
         if self.ends_epoch(index):
             return True
         due = (index + 1) // self.refresh_every
+        if due <= self._refreshed:  # asked after every chunk: the cheap test first
+            return False
         # Under torchrun a refresh is a collective: every process at the same chunk, so
         # the plan's index alone decides (no per-sample blocks there to wait for).
-        whole = not self._single or self._can_stop_at(chunk.stop)
-        if due <= self._refreshed or not whole:
+        if self._single and not self._can_stop_at(chunk.stop):
             return False
         self._refreshed = due
         return True
