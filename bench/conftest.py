@@ -41,7 +41,7 @@ def variants() -> list:
 
 
 def _no_numba() -> bool:
-    from mnist_rules.engines.numba_sample_steps import available
+    from mnist_rules.engines.tuned.numba_sample_steps import available
 
     return available() is not None
 

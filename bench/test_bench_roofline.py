@@ -9,7 +9,7 @@ Intel Xeon, 6-9x on an AMD EPYC, on unchanged code), but its ratio to this roofl
 measured in the same run on the same BLAS, says how much of the epoch is overhead on
 any machine. bench/speedups.py gates it.
 
-Per update of B samples (chunks of at most 1,000), as engines.mlp_steps does them:
+Per update of B samples (chunks of at most 1,000), as engines.tuned.mlp_steps does them:
 forward h1 = x W1^T, h2 = a1 W2^T, z = a2 W3^T; backward dL/da2 = dz W3, dL/da1 = dh2
 W2; weight gradients dW3 = dz^T a2, dW2 = dh2^T a1, dW1 = dh1^T x.
 """
@@ -19,9 +19,9 @@ from __future__ import annotations
 import pytest
 import torch
 
+from mnist_rules.config.rules import DEFAULT_BATCH_SIZE
+from mnist_rules.config.train_config import DEFAULT_CHUNK_SIZE
 from mnist_rules.model import LAYER_SIZES
-from mnist_rules.training.config import DEFAULT_CHUNK_SIZE
-from mnist_rules.training.rules import DEFAULT_BATCH_SIZE
 
 TRAIN = 60_000
 ROUNDS = 20  # as many as the tuned engine's epochs (test_bench_rules.py)

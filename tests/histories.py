@@ -1,7 +1,7 @@
 """Synthetic run histories: RunResults with chosen accuracies and timings, for testing
 what compare concludes and draws without training anything."""
 
-from mnist_rules.report.results import EpochResult, RunResult
+from mnist_rules.training.results import EpochResult, RunResult
 
 
 def history(rule, accs, seconds=1.0, batch_size=100, lr=0.1):

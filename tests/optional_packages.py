@@ -4,7 +4,7 @@ step mode falls back to eager with a warning, and its tests are skipped, saying 
 
 import pytest
 
-from mnist_rules.engines.numba_sample_steps import available
+from mnist_rules.engines.tuned.numba_sample_steps import available
 
 needs_numba = pytest.mark.skipif(available() is not None, reason="numba does not import")
 KERNEL = pytest.param("kernel", marks=needs_numba)  # the kernel step mode, as a parameter

@@ -3,7 +3,7 @@ Triton on CUDA or in its interpreter) run it against the eager blocked step."""
 
 import torch
 
-from mnist_rules.engines.mlp_steps import MlpParams
+from mnist_rules.engines.tuned.mlp_steps import MlpParams
 from mnist_rules.model import build_mlp
 
 

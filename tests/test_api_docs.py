@@ -1,5 +1,5 @@
 """One definition of every option: the API's signatures, the command line's options and
-TrainConfig take their defaults and ranges from api/specs.py, and docs/api.md lists
+TrainConfig take their defaults and ranges from config/options.py, and docs/api.md lists
 every public name and every parameter with that default. The README shows the API."""
 
 import dataclasses
@@ -12,9 +12,9 @@ import pytest
 import typer
 
 import mnist_rules
-from mnist_rules.api.specs import COMMANDS, TRAIN
 from mnist_rules.cli import app
-from mnist_rules.training.config import TrainConfig
+from mnist_rules.config.options import COMMANDS, TRAIN
+from mnist_rules.config.train_config import TrainConfig
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 API_DOC = (DOCS / "api.md").read_text()

@@ -14,7 +14,7 @@ import pytest
 
 from mnist_rules import cache_dir
 from mnist_rules.data.mnist import resolve_data_dir
-from mnist_rules.engines import numba_sample_steps
+from mnist_rules.engines.tuned import numba_sample_steps
 from mnist_rules.errors import UsageError
 
 SRC = Path(__file__).resolve().parents[1] / "src"

@@ -15,10 +15,10 @@ import torch
 
 from cli_runner import assert_clean_failure, invoke
 from idx_files import write_dataset
+from mnist_rules.config.train_config import TrainConfig
 from mnist_rules.errors import Diverged, Interrupted, UserError
 from mnist_rules.training import checkpoint as ckpt
 from mnist_rules.training.checkpoint import Checkpointer
-from mnist_rules.training.config import TrainConfig
 from mnist_rules.training.interrupts import STOP
 from mnist_rules.training.loop import TrainingRun, train
 from optional_packages import needs_numba

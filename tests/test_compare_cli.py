@@ -11,7 +11,7 @@ from PIL import Image
 from cli_runner import assert_clean_failure, invoke
 from mnist_rules.data import mnist as data_mod
 from mnist_rules.report.comparison import time_to_target
-from mnist_rules.report.results import EpochResult, RunResult
+from mnist_rules.training.results import EpochResult, RunResult
 
 N, B = 300, 64  # a subset of the tiny set, and a batch that does not divide it
 

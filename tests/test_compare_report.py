@@ -6,7 +6,7 @@ import io
 from rich.console import Console
 
 from histories import history
-from mnist_rules.cli.compare_report import accuracy_table, summary_table, terminal_curve
+from mnist_rules.report.compare_tables import accuracy_table, summary_table, terminal_curve
 from mnist_rules.report.comparison import Comparison
 
 

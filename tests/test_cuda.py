@@ -7,10 +7,9 @@ import warnings
 import pytest
 import torch
 
+from mnist_rules.config.train_config import TrainConfig
 from mnist_rules.engines.modes import StepMode
-from mnist_rules.training.config import TrainConfig
 from mnist_rules.training.loop import train
-from mnist_rules.training.rules import RuleName
 
 pytestmark = [
     pytest.mark.cuda,
@@ -18,9 +17,9 @@ pytestmark = [
 ]
 
 SETTINGS = [
-    {"rule": RuleName.epoch, "chunk_size": 100},
-    {"rule": RuleName.batch, "batch_size": 50},
-    {"rule": RuleName.sample},
+    {"rule": "epoch", "chunk_size": 100},
+    {"rule": "batch", "batch_size": 50},
+    {"rule": "sample"},
 ]
 
 
@@ -41,7 +40,7 @@ COMPILED = pytest.param(StepMode.compiled, marks=pytest.mark.torch_compile, id="
 EAGER, GRAPH = (pytest.param(mode, id=mode.value) for mode in (StepMode.eager, StepMode.graph))
 
 
-@pytest.mark.parametrize("kw", SETTINGS, ids=[s["rule"].value for s in SETTINGS])
+@pytest.mark.parametrize("kw", SETTINGS, ids=[s["rule"] for s in SETTINGS])
 @pytest.mark.parametrize("mode", [EAGER, GRAPH, COMPILED])
 def test_tuned_modes_match_the_torch_engine_on_cuda(tiny_data, kw, mode):
     # TF32 would change the GEMMs' arithmetic; both engines run full float32.
@@ -60,15 +59,15 @@ def test_auto_runs_eagerly_and_kernel_runs_triton_on_cuda(tiny_data, mode, runs)
     Triton's fused steps (tests/test_triton_kernel.py checks their math)."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        run = cuda_run(tiny_data, "tuned", mode, rule=RuleName.sample)
+        run = cuda_run(tiny_data, "tuned", mode, rule="sample")
     assert run.result.step_mode == runs
     assert [str(w.message) for w in caught] == []
 
 
 def test_graph_replay_leaves_no_trace_of_the_capture_warm_up(tiny_data):
     """The capture's warm-up runs a real block; its state is restored before replay."""
-    eager = cuda_run(tiny_data, "tuned", StepMode.eager, rule=RuleName.sample)
-    graph = cuda_run(tiny_data, "tuned", StepMode.graph, rule=RuleName.sample)
+    eager = cuda_run(tiny_data, "tuned", StepMode.eager, rule="sample")
+    graph = cuda_run(tiny_data, "tuned", StepMode.graph, rule="sample")
     assert max_diff(eager, graph) < 1e-6
 
 
@@ -83,7 +82,7 @@ def test_per_step_transfer_shows_a_copy_per_step_and_resident_none(
 
     for transfer, pinned in (("per-step", False), ("per-step", True), ("resident", False)):
         config = TrainConfig(
-            rule=RuleName.batch, engine=engine, device="cuda", transfer=transfer, pinned=pinned
+            rule="batch", engine=engine, device="cuda", transfer=transfer, pinned=pinned
         )
         result = profile(TrainingRun(config, tiny_data), steps=20, warmup=2)
         assert result.transfer_mode == transfer and result.pinned == pinned
@@ -114,7 +113,7 @@ def test_compare_transfers_prints_the_four_paths(tiny_root, tmp_path):
 
 
 @pytest.mark.parametrize("engine", ["torch", "tuned"])
-@pytest.mark.parametrize("rule", [RuleName.sample, RuleName.epoch])
+@pytest.mark.parametrize("rule", ["sample", "epoch"])
 @pytest.mark.parametrize("buffers", [2, 3])
 def test_stream_mode_on_cuda_makes_the_resident_updates(tiny_root, engine, rule, buffers):
     """Blocks copied on a side stream into a ring of device buffers, ordered by events:
@@ -138,7 +137,7 @@ def test_stream_mode_on_cuda_makes_the_resident_updates(tiny_root, engine, rule,
 def test_kernel_mode_captures_and_replays_its_blocks_while_the_stream_reader_copies(tiny_root):
     """Stream mode's reader thread copies blocks on its side stream while the kernel
     mode's steps are captured: in the default "global" capture mode its CUDA calls
-    would spoil the capture (engines.capture.graph_capture makes it "thread_local").
+    would spoil the capture (engines.tuned.capture.graph_capture makes it "thread_local").
     The blocks are captured and replayed, and the weights are resident mode's."""
     from mnist_rules.data.mnist import DatasetName, load
 
@@ -149,7 +148,7 @@ def test_kernel_mode_captures_and_replays_its_blocks_while_the_stream_reader_cop
         for mode in ("resident", "stream"):
             data = load(DatasetName.mnist, tiny_root, stream=mode == "stream")
             config = TrainConfig(
-                rule=RuleName.sample, engine="tuned", step_mode="kernel", device="cuda",
+                rule="sample", engine="tuned", step_mode="kernel", device="cuda",
                 epochs=2, data_mode=mode, stream_block=100,
             )  # fmt: skip
             runs[mode] = train(config, data)

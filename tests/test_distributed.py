@@ -14,18 +14,11 @@ import torch
 
 from cli_runner import invoke
 from idx_files import write_dataset
+from mnist_rules.config.train_config import TrainConfig
 from mnist_rules.errors import UsageError
-from mnist_rules.training.config import TrainConfig
-from mnist_rules.training.distributed import (
-    SINGLE,
-    World,
-    check_rule,
-    local_plan,
-    local_positions,
-    world_from_env,
-)
+from mnist_rules.training.distributed import check_rule, local_plan, local_positions
 from mnist_rules.training.loop import train
-from mnist_rules.training.rules import RuleName
+from mnist_rules.world import SINGLE, World, world_from_env
 
 
 @pytest.mark.parametrize(("n", "per_update", "size"), [(512, 100, 2), (512, 512, 2), (1000, 99, 3)])
@@ -83,9 +76,9 @@ def test_more_processes_per_host_than_gpus_are_refused_by_every_process(monkeypa
 
 def test_what_cannot_split_is_refused_with_what_to_do():
     with pytest.raises(UsageError, match="sample rule cannot run on 2 processes"):
-        check_rule(RuleName.sample, 1, World(0, 2))
+        check_rule("sample", 1, World(0, 2))
     with pytest.raises(UsageError, match="Use a multiple of 3, such as 99 or 102"):
-        check_rule(RuleName.batch, 100, World(0, 3))
+        check_rule("batch", 100, World(0, 3))
     with pytest.raises(UsageError, match="An update of 2 samples cannot be split over 3"):
         local_positions(11, 3, World(0, 3))
 
@@ -152,8 +145,8 @@ from pathlib import Path
 import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 
-from mnist_rules.training.distributed import world_from_env
-from mnist_rules.training.config import TrainConfig
+from mnist_rules.world import world_from_env
+from mnist_rules.config.train_config import TrainConfig
 from mnist_rules.training.loop import train
 
 root, engine = Path(sys.argv[1]), sys.argv[2]

@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from cli_runner import assert_clean_failure, invoke
+from mnist_rules.config.train_config import TrainConfig
 from mnist_rules.errors import Diverged
-from mnist_rules.training.config import TrainConfig
 from mnist_rules.training.loop import TrainingRun, train
 from optional_packages import KERNEL, needs_numba
 
@@ -64,7 +64,9 @@ def test_first_nonfinite_update_is_exact(tiny_data, engine, mode, rule, poison, 
     config = TrainConfig(rule=rule, engine=engine, step_mode=mode, device="cpu")
     run = TrainingRun(config, tiny_data)
     assert run.result.step_mode == mode
-    steps = zip(run.engine.batches(run.next_order(), run.chunks), run.chunks, strict=False)
+    order = run.next_order()
+    run.engine.start_epoch(order, run.chunks)
+    steps = zip(run.engine.batches(order, run.chunks), run.chunks, strict=False)
     for _, (batch, chunk) in zip(range(5 if rule == "batch" else 100), steps, strict=False):
         run.engine.step(batch, chunk)
     run.engine.flush_steps()  # the kernel mode's steps run a block at a time, or when asked

@@ -9,8 +9,8 @@ import sys
 
 import pytest
 
+from mnist_rules.config.train_config import TrainConfig
 from mnist_rules.errors import Interrupted
-from mnist_rules.training.config import TrainConfig
 from mnist_rules.training.interrupts import STOP, stop_after_update_on_signals
 from mnist_rules.training.loop import train
 from stop_requests import SignalIn

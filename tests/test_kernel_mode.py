@@ -1,4 +1,4 @@
-"""The kernel step mode (engines.kernel_sample_sgd, engines.numba_sample_steps): per-sample
+"""The kernel step mode (engines.tuned: numba_sample_sgd, numba_sample_steps): per-sample
 SGD as one compiled loop per block does the eager blocked step's math and the torch
 engine's, keeps every feature of the loop, and is what `auto` picks on the CPU; a mode
 that cannot run falls back to eager with one warning line."""
@@ -12,13 +12,14 @@ import torch
 
 import sample_blocks
 from cli_runner import invoke
-from mnist_rules.engines import numba_sample_steps, triton_sample_steps
-from mnist_rules.engines.blocked_sample_sgd import BlockedSampleSgd
-from mnist_rules.engines.kernel_sample_sgd import KernelSampleSgd
-from mnist_rules.engines.mlp_steps import MlpParams
-from mnist_rules.engines.modes import EngineName, StepMode, resolve_step_mode
+from mnist_rules.config.resolve import resolve_step_mode
+from mnist_rules.config.train_config import TrainConfig
+from mnist_rules.engines.modes import EngineName, StepMode
+from mnist_rules.engines.tuned import numba_sample_steps, triton_sample_steps
+from mnist_rules.engines.tuned.blocked_sample_sgd import BlockedSampleSgd
+from mnist_rules.engines.tuned.mlp_steps import MlpParams
+from mnist_rules.engines.tuned.numba_sample_sgd import NumbaSampleSgd
 from mnist_rules.model import build_mlp
-from mnist_rules.training.config import TrainConfig
 from mnist_rules.training.loop import TrainingRun, train
 from optional_packages import needs_numba
 
@@ -38,7 +39,7 @@ def block_data():
 
 def test_one_block_matches_the_eager_blocked_step(block_data):
     eager, eager_logits, eager_signal = one_block(BlockedSampleSgd, *block_data, ())
-    kernel, logits, signal = one_block(KernelSampleSgd, *block_data, ())
+    kernel, logits, signal = one_block(NumbaSampleSgd, *block_data, ())
     for a, b in zip(eager.tensors, kernel.tensors, strict=True):
         torch.testing.assert_close(b, a, rtol=0, atol=1e-6)
     torch.testing.assert_close(logits, eager_logits, rtol=0, atol=1e-6)
@@ -48,8 +49,8 @@ def test_one_block_matches_the_eager_blocked_step(block_data):
 
 
 def test_a_block_run_in_pieces_is_bitwise_one_call(block_data):
-    whole, whole_logits, _ = one_block(KernelSampleSgd, *block_data, ())
-    pieces, logits, _ = one_block(KernelSampleSgd, *block_data, (1, 37, 100))
+    whole, whole_logits, _ = one_block(NumbaSampleSgd, *block_data, ())
+    pieces, logits, _ = one_block(NumbaSampleSgd, *block_data, (1, 37, 100))
     for a, b in zip(whole.tensors, pieces.tensors, strict=True):
         assert torch.equal(a, b)
     assert torch.equal(whole_logits, logits)
@@ -59,7 +60,7 @@ def test_the_kernel_is_float32_and_writes_in_place():
     """No float64 creeps in (a float64 lr would make the arithmetic float64), and the
     parameters are updated through views, not copies."""
     p = MlpParams(build_mlp(0))
-    sgd = KernelSampleSgd(p, 0.05, CPU, block=4)
+    sgd = NumbaSampleSgd(p, 0.05, CPU, block=4)
     assert sgd._lr32.dtype == np.float32
     assert all(a.dtype == np.float32 for a in (*sgd._arrays, *sgd._params))
     views = zip(sgd._params, p.tensors[2:], strict=True)
@@ -101,7 +102,7 @@ def test_every_full_block_of_a_kernel_epoch_runs_whole(tiny_data, tmp_path, monk
     run as one call each, then its short last block."""
     from mnist_rules.training.checkpoint import Checkpointer
 
-    calls = sample_blocks.record_step_calls(monkeypatch, KernelSampleSgd)
+    calls = sample_blocks.record_step_calls(monkeypatch, NumbaSampleSgd)
     config = TrainConfig(rule="sample", engine="tuned", step_mode="kernel", device="cpu",
                          epochs=2, train_subset=300)  # fmt: skip
     run = train(config, data=tiny_data, checkpoint=Checkpointer(tmp_path / "c.pt", every=50))
@@ -161,7 +162,7 @@ def test_a_mode_that_cannot_run_here_falls_back_to_eager_saying_why(requested, d
     ],
 )  # fmt: skip
 def test_kernel_on_cuda_runs_tritons_steps_if_triton_imports(monkeypatch, missing, runs, warning):
-    """The kernel mode on CUDA is Triton's (engines.triton_sample_sgd); auto stays eager."""
+    """The kernel mode on CUDA is Triton's (engines.tuned.triton_sample_sgd); auto stays eager."""
     monkeypatch.setattr(triton_sample_steps, "available", lambda: missing)
     monkeypatch.setattr(triton_sample_steps, "interpreting", lambda: False)
     mode, why = resolve_step_mode(StepMode.kernel, EngineName.tuned, "cuda", True)

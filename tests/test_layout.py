@@ -1,4 +1,5 @@
-"""The package's shape: no module imports one that imports it back, none is too long
+"""The package's shape: its packages import one another in one direction only (no two
+import each other, no module imports one that imports it back), no module is too long
 to read in one sitting, and each folder says what lives in it."""
 
 from __future__ import annotations
@@ -53,6 +54,52 @@ def a_cycle(graph: dict[str, set[str]]) -> str | None:
                     seen.add(dep)
                     todo.append((dep, [*path, dep]))
     return None
+
+
+# The packages, lowest first: each may import its own modules and those of the packages
+# before it, never one after it. The root's modules (errors, atomic, device, model, world,
+# cache_dir) come first; __main__ last. Why this order: docs/development.md, "Layout".
+ORDER = ("", "data", "engines", "config", "training", "report", "api", "cli", "__main__")
+
+
+def package(module: str) -> str:
+    """The package a module belongs to ("" for the root's own modules)."""
+    parts = module.split(".")
+    if len(parts) == 2 and MODULES[module].name != "__init__.py":
+        return "__main__" if parts[1] == "__main__" else ""
+    return parts[1] if len(parts) > 1 else ""
+
+
+def package_graph(modules: dict[str, Path]) -> dict[str, set[str]]:
+    """Package -> the packages its modules import (function-level imports count)."""
+    graph: dict[str, set[str]] = {package(name): set() for name in modules}
+    for name, path in modules.items():
+        graph[package(name)] |= {package(dep) for dep in imported(path)} - {package(name)}
+    return graph
+
+
+def test_no_two_packages_import_each_other():
+    assert a_cycle(package_graph(MODULES)) is None
+
+
+def test_packages_import_only_those_below_them():
+    upward = [
+        f"{name} imports {dep}"
+        for name, path in MODULES.items()
+        for dep in imported(path)
+        if ORDER.index(package(dep)) > ORDER.index(package(name))
+    ]
+    assert upward == []
+    assert set(package_graph(MODULES)) <= set(ORDER)  # a new package takes its place
+
+
+def test_a_pair_of_packages_that_import_each_other_is_found(monkeypatch):
+    """One function-level import from a low package to a high one is a cycle: found."""
+    fake = dict(MODULES)
+    fake["mnist_rules.data.fake"] = Path(__file__).with_name("layout_fixture.txt")
+    monkeypatch.setitem(MODULES, "mnist_rules.data.fake", fake["mnist_rules.data.fake"])
+    cycle = a_cycle(package_graph(fake))
+    assert cycle is not None and "data" in cycle and "cli" in cycle
 
 
 def test_no_module_imports_one_that_imports_it_back():

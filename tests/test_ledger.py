@@ -7,8 +7,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from mnist_rules.training.ledger import LossLedger
-from mnist_rules.training.rules import plan_epoch
+from mnist_rules.engines.ledger import LossLedger
+from mnist_rules.training.plan import plan_epoch
 
 N, CLASSES = 50, 10
 

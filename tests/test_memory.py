@@ -3,7 +3,7 @@ its own where Linux lets the peak be reset."""
 
 import torch
 
-from mnist_rules.training.config import TrainConfig
+from mnist_rules.config.train_config import TrainConfig
 from mnist_rules.training.loop import train
 from mnist_rules.training.memory import PeakMemory
 

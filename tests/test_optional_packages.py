@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from mnist_rules.engines import numba_sample_steps, triton_sample_steps
+from mnist_rules.engines.tuned import numba_sample_steps, triton_sample_steps
 
 
 @pytest.mark.skipif(not os.environ.get("CI"), reason="CI only: elsewhere they may be absent")

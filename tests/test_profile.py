@@ -10,9 +10,9 @@ import torch
 from torch.autograd import DeviceType
 
 from cli_runner import assert_clean_failure, invoke
+from mnist_rules.config.train_config import TrainConfig
 from mnist_rules.engines.regions import BACKWARD, DATA, EPOCH_START, FORWARD, TRANSFER
 from mnist_rules.report.profiling import PARTS, device_split, profile
-from mnist_rules.training.config import TrainConfig
 from mnist_rules.training.loop import TrainingRun
 
 FIELDS = {  # the JSON contract the issue names, and the types of its values

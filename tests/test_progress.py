@@ -5,7 +5,7 @@ import io
 from rich.console import Console
 
 from histories import history
-from mnist_rules.cli.progress import RichReporter
+from mnist_rules.report.progress import RichReporter
 
 
 def test_overall_task_counts_epochs_across_runs_and_names_the_rule_running():

@@ -12,10 +12,9 @@ import sys
 
 import pytest
 
+from mnist_rules.config.train_config import TrainConfig
 from mnist_rules.data.mnist import DatasetName, load
-from mnist_rules.training.config import TrainConfig
 from mnist_rules.training.loop import train
-from mnist_rules.training.rules import RuleName
 from optional_packages import needs_numba
 
 pytestmark = pytest.mark.realdata
@@ -42,7 +41,7 @@ def test_batch_rule_92_after_one_epoch_and_96_by_the_fourth(real_data_dir, tmp_p
 def test_sample_rule_95_after_one_epoch(mnist):
     # The reference's figures with the plain engine, the baseline (the default is tuned).
     result = train(
-        TrainConfig(rule=RuleName.sample, epochs=1, engine="torch", device="cpu"), data=mnist
+        TrainConfig(rule="sample", epochs=1, engine="torch", device="cpu"), data=mnist
     ).result
     assert result.epochs[0].updates == 60_000
     assert result.epochs[0].test_acc >= 95.0
@@ -50,7 +49,7 @@ def test_sample_rule_95_after_one_epoch(mnist):
 
 def test_epoch_rule_between_25_and_55_after_ten_epochs_with_falling_loss(mnist):
     result = train(
-        TrainConfig(rule=RuleName.epoch, epochs=10, engine="torch", device="cpu"), data=mnist
+        TrainConfig(rule="epoch", epochs=10, engine="torch", device="cpu"), data=mnist
     ).result
     assert [e.updates for e in result.epochs] == [1] * 10
     losses = [e.train_loss for e in result.epochs]
@@ -58,7 +57,7 @@ def test_epoch_rule_between_25_and_55_after_ten_epochs_with_falling_loss(mnist):
     assert 25.0 <= result.final.test_acc <= 55.0
 
 
-@pytest.mark.parametrize("rule,epochs", [(RuleName.batch, 1), (RuleName.epoch, 2)])
+@pytest.mark.parametrize("rule,epochs", [("batch", 1), ("epoch", 2)])
 def test_tuned_engine_gives_the_torch_engines_accuracy_within_a_tenth(mnist, rule, epochs):
     accs = {}
     for engine in ("torch", "tuned"):
@@ -75,7 +74,7 @@ def test_tuned_engine_sample_rule_95_after_one_epoch(mnist, mode):
     # tuned 96.05%, 95.78% (log-softmax in the step), 96.27% (blocks of 64); autograd
     # with inputs scaled by *(1/255), 95.67%; the kernel step mode 95.61% at first, now
     # 95.88% on an Intel Xeon and 96.00% on an AMD EPYC (the same code).
-    config = TrainConfig(rule=RuleName.sample, epochs=1, engine="tuned", step_mode=mode,
+    config = TrainConfig(rule="sample", epochs=1, engine="tuned", step_mode=mode,
                          device="cpu")  # fmt: skip
     result = train(config, data=mnist).result
     assert result.epochs[0].updates == 60_000 and result.step_mode == mode
@@ -86,7 +85,7 @@ def test_stream_mode_meets_the_batch_rules_reference_with_its_block_shuffle(real
     """The batch rule in stream mode shuffles six blocks of 10,000 (and within them),
     not the whole set: the reference's 91% after one epoch must hold all the same."""
     streamed = load(DatasetName.mnist, real_data_dir, stream=True)
-    config = TrainConfig(rule=RuleName.batch, epochs=1, engine="tuned", device="cpu",
+    config = TrainConfig(rule="batch", epochs=1, engine="tuned", device="cpu",
                          data_mode="stream")  # fmt: skip
     result = train(config, data=streamed).result
     assert result.data_mode == "stream" and result.epochs[0].updates == 600

@@ -3,24 +3,25 @@ import math
 
 import pytest
 
-from mnist_rules.training.rules import RULES, RuleName, plan_epoch
+from mnist_rules.config.rules import RULES
+from mnist_rules.training.plan import plan_epoch
 
 
 @pytest.mark.parametrize("n,b", [(512, 100), (600, 100), (7, 3), (1, 1), (5, 10)])
 def test_updates_per_epoch_are_one_ceil_n_over_b_and_n(n, b):
-    assert RULES[RuleName.epoch].updates_per_epoch(n, b) == 1
-    assert RULES[RuleName.batch].updates_per_epoch(n, b) == math.ceil(n / min(b, n))
-    assert RULES[RuleName.sample].updates_per_epoch(n, b) == n
+    assert RULES["epoch"].updates_per_epoch(n, b) == 1
+    assert RULES["batch"].updates_per_epoch(n, b) == math.ceil(n / min(b, n))
+    assert RULES["sample"].updates_per_epoch(n, b) == n
 
 
 def test_reference_learning_rates_and_shuffling():
-    assert {r.value: RULES[r].default_lr for r in RuleName} == {
+    assert {name: rule.default_lr for name, rule in RULES.items()} == {
         "epoch": 0.1,
         "batch": 0.1,
         "sample": 0.01,
     }
-    assert RULES[RuleName.batch].shuffle_by_default
-    assert not RULES[RuleName.sample].shuffle_by_default
+    assert RULES["batch"].shuffle_by_default
+    assert not RULES["sample"].shuffle_by_default
 
 
 @pytest.mark.parametrize(

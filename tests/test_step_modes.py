@@ -1,4 +1,4 @@
-"""The tuned engine's step modes (engines.capture) do eager's math.
+"""The tuned engine's step modes (engines.tuned.capture) do eager's math.
 
 Graph mode on CPU has no graph to capture: its units are called as they are, so these
 tests run everything a CUDA graph replays except the capture itself (static buffers,
@@ -13,17 +13,17 @@ import pytest
 import torch
 
 from cli_runner import invoke
-from mnist_rules.engines import capture, tuned_engine
-from mnist_rules.engines.capture import LazyUnit
+from mnist_rules.config.train_config import TrainConfig
 from mnist_rules.engines.modes import StepMode
-from mnist_rules.training.config import TrainConfig
+from mnist_rules.engines.tuned import capture
+from mnist_rules.engines.tuned import engine as tuned_engine
+from mnist_rules.engines.tuned.capture import LazyUnit
 from mnist_rules.training.loop import TrainingRun, train
-from mnist_rules.training.rules import RuleName
 
 RULE_SETTINGS = [
-    {"rule": RuleName.epoch, "chunk_size": 100},  # 5 full chunks and one of 12
-    {"rule": RuleName.batch, "batch_size": 50},  # 10 updates of 50, then one of 12
-    {"rule": RuleName.sample},  # 5 deferred blocks of 96, then 32 step by step
+    {"rule": "epoch", "chunk_size": 100},  # 5 full chunks and one of 12
+    {"rule": "batch", "batch_size": 50},  # 10 updates of 50, then one of 12
+    {"rule": "sample"},  # 5 deferred blocks of 96, then 32 step by step
 ]
 
 
@@ -56,7 +56,7 @@ def test_graph_mode_steps_are_eagers_exactly(tiny_data, block_96, kw, recwarn):
     for a, b in zip(eager.result.epochs, run.result.epochs, strict=True):
         assert (a.train_loss, a.test_acc) == (b.train_loss, b.test_acc)
     units = run.engine._units
-    if kw["rule"] is RuleName.sample:
+    if kw["rule"] == "sample":
         assert list(units) == [("block", 96)]  # the short last block ran step by step
     else:
         assert len(units) == 2  # the full-size chunk and the short one
@@ -69,10 +69,12 @@ def test_a_deferred_block_cut_short_runs_the_steps_taken(tiny_data, block_96):
             TrainConfig(engine="tuned", step_mode="eager", device="cpu", rule="sample"), tiny_data
         )
         run.engine.step_mode = mode
-        batches = run.engine.batches(run.next_order(), run.chunks)
+        order = run.next_order()
+        run.engine.start_epoch(order, run.chunks)
+        batches = run.engine.batches(order, run.chunks)
         for batch, chunk in zip(batches, run.chunks[:250], strict=False):  # 2 blocks + 58
             run.engine.step(batch, chunk)
-        batches.close()  # the loop stopped: Ctrl-C, an error
+        run.engine.end_epoch()  # the loop stopped: Ctrl-C, an error
         runs[mode] = run
     assert runs[StepMode.graph].ledger.samples == 250
     eager, graph = (weights(runs[m]) for m in (StepMode.eager, StepMode.graph))
@@ -133,7 +135,7 @@ def test_every_capture_is_thread_local_so_another_threads_cuda_calls_cannot_spoi
     assert asked == [{"capture_error_mode": "thread_local"}]
     package = Path(mnist_rules.__file__).parent
     capturing = [p for p in package.rglob("*.py") if "torch.cuda.graph(" in p.read_text()]
-    assert capturing == [package / "engines" / "capture.py"]
+    assert capturing == [package / "engines" / "tuned" / "capture.py"]
 
 
 @pytest.mark.parametrize("command", ["train", "compare"])

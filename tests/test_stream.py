@@ -10,11 +10,11 @@ import torch
 
 from cli_runner import assert_clean_failure, invoke
 from idx_files import write_dataset, write_idx
+from mnist_rules.config.train_config import TrainConfig
 from mnist_rules.data import stream
 from mnist_rules.data.idx_mmap import MappedIdx
 from mnist_rules.data.mnist import DatasetName, load
 from mnist_rules.errors import DataError
-from mnist_rules.training.config import TrainConfig
 from mnist_rules.training.loop import train
 
 

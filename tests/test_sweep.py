@@ -9,10 +9,10 @@ import pytest
 
 from cli_runner import assert_clean_failure, invoke
 from histories import history
-from mnist_rules.cli.sweep import ALL, parse_sizes
-from mnist_rules.cli.sweep_report import duration
+from mnist_rules.api.sweep import ALL, parse_sizes
 from mnist_rules.errors import UsageError
 from mnist_rules.report.comparison import Comparison, size_label
+from mnist_rules.report.sweep_tables import duration
 from mnist_rules.report.sweep_verdict import sweep_verdict
 from test_compare_cli import panels
 

@@ -8,12 +8,11 @@ import torch
 import torch.nn.functional as F
 from torch.optim.optimizer import register_optimizer_step_post_hook
 
+from mnist_rules.config.train_config import TrainConfig
 from mnist_rules.errors import UsageError
 from mnist_rules.model import build_mlp
-from mnist_rules.training.config import TrainConfig
 from mnist_rules.training.loop import train
 from mnist_rules.training.reporter import REFRESHES_PER_EPOCH
-from mnist_rules.training.rules import RuleName
 
 
 def tensors(data, n=None):
@@ -53,7 +52,7 @@ def run(tiny_data, **kw):
 
 def test_full_batch_accumulated_by_chunks_equals_loss_over_all_samples_at_once(tiny_data):
     # 512 samples in chunks of 64: eight weighted backward passes make one update.
-    trained = run(tiny_data, rule=RuleName.epoch, epochs=1, chunk_size=64, device="cpu")
+    trained = run(tiny_data, rule="epoch", epochs=1, chunk_size=64, device="cpu")
     n = tiny_data.train_size
     reference = sgd_reference(tiny_data, 0, 0.1, 1, lambda e: [torch.arange(n)])
     got = trained.engine.weights()
@@ -62,7 +61,7 @@ def test_full_batch_accumulated_by_chunks_equals_loss_over_all_samples_at_once(t
 
 
 def test_batch_rule_is_minibatch_sgd_over_a_fresh_permutation_each_epoch(tiny_data):
-    trained = run(tiny_data, rule=RuleName.batch, epochs=2, batch_size=100, seed=3)
+    trained = run(tiny_data, rule="batch", epochs=2, batch_size=100, seed=3)
     rng = torch.Generator().manual_seed(3)  # the documented order: randperm(N) per epoch
     perms = [torch.randperm(512, generator=rng) for _ in range(2)]
     reference = sgd_reference(tiny_data, 3, 0.1, 2, lambda e: perms[e].split(100))
@@ -70,7 +69,7 @@ def test_batch_rule_is_minibatch_sgd_over_a_fresh_permutation_each_epoch(tiny_da
 
 
 def test_batch_larger_than_a_chunk_is_still_one_update(tiny_data):
-    trained = run(tiny_data, rule=RuleName.batch, epochs=1, batch_size=150, chunk_size=64)
+    trained = run(tiny_data, rule="batch", epochs=1, batch_size=150, chunk_size=64)
     perm = torch.randperm(512, generator=torch.Generator().manual_seed(0))
     reference = sgd_reference(tiny_data, 0, 0.1, 1, lambda e: perm.split(150))
     assert max_weight_diff(trained.engine.weights(), reference) < 1e-6
@@ -78,7 +77,7 @@ def test_batch_larger_than_a_chunk_is_still_one_update(tiny_data):
 
 
 def test_sample_rule_updates_once_per_image_in_dataset_order(tiny_data):
-    trained = run(tiny_data, rule=RuleName.sample, epochs=1, lr=0.01)
+    trained = run(tiny_data, rule="sample", epochs=1, lr=0.01)
     reference = sgd_reference(tiny_data, 0, 0.01, 1, lambda e: torch.arange(512).split(1))
     assert max_weight_diff(trained.engine.weights(), reference) < 1e-6
 
@@ -86,10 +85,10 @@ def test_sample_rule_updates_once_per_image_in_dataset_order(tiny_data):
 @pytest.mark.parametrize(
     "rule,batch_size,per_epoch",
     [
-        (RuleName.epoch, 100, 1),
-        (RuleName.batch, 100, math.ceil(512 / 100)),
-        (RuleName.batch, 64, 8),
-        (RuleName.sample, 100, 512),
+        ("epoch", 100, 1),
+        ("batch", 100, math.ceil(512 / 100)),
+        ("batch", 64, 8),
+        ("sample", 100, 512),
     ],
 )
 def test_optimizer_steps_per_epoch_are_1_ceil_n_over_b_or_n(tiny_data, rule, batch_size, per_epoch):
@@ -104,17 +103,17 @@ def test_optimizer_steps_per_epoch_are_1_ceil_n_over_b_or_n(tiny_data, rule, bat
 
 
 def test_same_seed_gives_identical_metrics_and_weights(tiny_data):
-    a = run(tiny_data, rule=RuleName.batch, epochs=2, seed=5)
-    b = run(tiny_data, rule=RuleName.batch, epochs=2, seed=5)
+    a = run(tiny_data, rule="batch", epochs=2, seed=5)
+    b = run(tiny_data, rule="batch", epochs=2, seed=5)
     metrics = lambda r: [(e.train_loss, e.test_acc, e.updates) for e in r.result.epochs]  # noqa: E731
     assert metrics(a) == metrics(b)
     assert max_weight_diff(a.engine.weights(), b.engine.weights()) == 0.0
-    c = run(tiny_data, rule=RuleName.batch, epochs=2, seed=6)
+    c = run(tiny_data, rule="batch", epochs=2, seed=6)
     assert max_weight_diff(a.engine.weights(), c.engine.weights()) > 1e-3
 
 
 def test_minibatch_sgd_learns_the_tiny_set(tiny_data):
-    result = run(tiny_data, rule=RuleName.batch, epochs=5, batch_size=32).result
+    result = run(tiny_data, rule="batch", epochs=5, batch_size=32).result
     losses = [e.train_loss for e in result.epochs]
     assert losses[-1] < 0.5 * losses[0]
     assert result.final.test_acc >= 90.0
@@ -122,7 +121,7 @@ def test_minibatch_sgd_learns_the_tiny_set(tiny_data):
 
 
 def test_results_record_the_run(tiny_data):
-    result = run(tiny_data, rule=RuleName.sample, epochs=1, seed=9, train_subset=None).result
+    result = run(tiny_data, rule="sample", epochs=1, seed=9, train_subset=None).result
     assert (result.rule, result.engine, result.device, result.dataset) == (
         "sample",
         "torch",
@@ -156,7 +155,7 @@ class CountingReporter:
 
 def test_progress_is_refreshed_about_100_times_an_epoch_not_per_update(tiny_data):
     reporter = CountingReporter()
-    config = TrainConfig(rule=RuleName.sample, engine="torch", epochs=2)
+    config = TrainConfig(rule="sample", engine="torch", epochs=2)
     train(config, data=tiny_data, reporter=reporter)
     assert reporter.calls["start_run"] == 1
     assert reporter.calls["start_epoch"] == reporter.calls["end_epoch"] == 2
@@ -170,7 +169,7 @@ def test_refreshes_wait_for_the_tuned_engines_per_sample_blocks_to_end(tiny_data
     it would split the block's compiled steps. So they come at block ends: four an epoch
     of 512, the last of them the epoch's end."""
     reporter = CountingReporter()
-    config = TrainConfig(rule=RuleName.sample, engine="tuned", step_mode="eager", epochs=2)
+    config = TrainConfig(rule="sample", engine="tuned", step_mode="eager", epochs=2)
     train(config, data=tiny_data, reporter=reporter)
     assert reporter.calls["advance"] == 2 * 4
 
@@ -178,7 +177,7 @@ def test_refreshes_wait_for_the_tuned_engines_per_sample_blocks_to_end(tiny_data
 def test_a_refresh_due_inside_a_block_comes_at_its_end_and_none_is_lost():
     """The policy alone: refreshes due every 600 of 60,000 samples, blocks of 128."""
     from mnist_rules.training.epoch_policy import EpochPolicy
-    from mnist_rules.training.rules import plan_epoch
+    from mnist_rules.training.plan import plan_epoch
 
     chunks = plan_epoch(60_000, 1, 1)
     policy = EpochPolicy(chunks, lambda position: position % 128 == 0, None, 0)
@@ -209,12 +208,12 @@ def test_bad_settings_are_usage_errors(kw, match):
 
 def test_batch_larger_than_training_set_is_refused(tiny_data):
     with pytest.raises(UsageError, match="larger than the training set"):
-        run(tiny_data, rule=RuleName.batch, batch_size=513)
+        run(tiny_data, rule="batch", batch_size=513)
 
 
 def test_train_subset_applies_to_data_passed_in(tiny_data):
     # compare-style callers load once and pass the data; the subset must still apply.
-    result = run(tiny_data, rule=RuleName.sample, epochs=1, train_subset=64).result
+    result = run(tiny_data, rule="sample", epochs=1, train_subset=64).result
     assert result.train_size == 64 and result.epochs[0].updates == 64
     with pytest.raises(UsageError, match="--train-subset"):
         run(tiny_data, train_subset=10_000)
@@ -230,10 +229,10 @@ def loss_at_init(data, idx):
     "rule,batch_size,chunk_size,per_epoch,first_update",
     [
         # epoch rule in 8 chunks of 64: the one update's loss is the mean over all 512
-        (RuleName.epoch, None, 64, 1, torch.arange(512)),
+        ("epoch", None, 64, 1, torch.arange(512)),
         # batches of 150 in chunks of 64: three chunks make one update, weights 64/150...
-        (RuleName.batch, 150, 64, 4, None),
-        (RuleName.sample, None, 1000, 512, torch.arange(1)),
+        ("batch", 150, 64, 4, None),
+        ("sample", None, 1000, 512, torch.arange(1)),
     ],
 )
 def test_update_losses_are_each_updates_mean_loss_before_it(
@@ -262,4 +261,4 @@ def test_update_losses_are_each_updates_mean_loss_before_it(
 
 
 def test_update_losses_are_not_kept_unless_asked(tiny_data):
-    assert run(tiny_data, rule=RuleName.sample, epochs=1).update_losses == []
+    assert run(tiny_data, rule="sample", epochs=1).update_losses == []

@@ -1,4 +1,4 @@
-"""The kernel step mode on CUDA (engines.triton_sample_sgd, engines.triton_sample_steps):
+"""The kernel step mode on CUDA (engines.tuned: triton_sample_sgd, triton_sample_steps):
 Triton's fused per-sample steps do the eager blocked step's math and the torch engine's,
 give the same bits however a block's steps are split over calls, and let a NaN through
 to the logits.
@@ -14,15 +14,16 @@ import pytest
 import torch
 
 import sample_blocks
-from mnist_rules.engines import numba_sample_steps
-from mnist_rules.engines import triton_sample_steps as steps
-from mnist_rules.engines.blocked_sample_sgd import BlockedSampleSgd
-from mnist_rules.engines.mlp_steps import MlpParams
-from mnist_rules.engines.modes import EngineName, StepMode, resolve_step_mode
-from mnist_rules.engines.triton_sample_sgd import TritonSampleSgd
-from mnist_rules.engines.tuned_engine import TunedEngine
+from mnist_rules.config.resolve import resolve_step_mode
+from mnist_rules.config.train_config import TrainConfig
+from mnist_rules.engines.modes import EngineName, StepMode
+from mnist_rules.engines.tuned import numba_sample_steps
+from mnist_rules.engines.tuned import triton_sample_steps as steps
+from mnist_rules.engines.tuned.blocked_sample_sgd import BlockedSampleSgd
+from mnist_rules.engines.tuned.engine import TunedEngine
+from mnist_rules.engines.tuned.mlp_steps import MlpParams
+from mnist_rules.engines.tuned.triton_sample_sgd import TritonSampleSgd
 from mnist_rules.model import build_mlp
-from mnist_rules.training.config import TrainConfig
 from mnist_rules.training.loop import TrainingRun, train
 
 CUDA = torch.cuda.is_available()

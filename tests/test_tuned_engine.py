@@ -8,12 +8,11 @@ import pytest
 import torch
 
 from cli_runner import invoke
-from mnist_rules.engines.blocked_sample_sgd import BlockedSampleSgd
-from mnist_rules.engines.mlp_steps import MlpParams, chunk_step
+from mnist_rules.config.train_config import TrainConfig
+from mnist_rules.engines.tuned.blocked_sample_sgd import BlockedSampleSgd
+from mnist_rules.engines.tuned.mlp_steps import MlpParams, chunk_step
 from mnist_rules.model import build_mlp
-from mnist_rules.training.config import TrainConfig
 from mnist_rules.training.loop import TrainingRun, train
-from mnist_rules.training.rules import RuleName
 from optional_packages import needs_numba
 
 
@@ -32,11 +31,11 @@ def both(tiny_data, **kw):
 @pytest.mark.parametrize(
     "kw",
     [
-        {"rule": RuleName.epoch, "chunk_size": 64},  # 8 chunks accumulate into one update
-        {"rule": RuleName.batch, "batch_size": 50},  # fused: each update is one chunk
-        {"rule": RuleName.batch, "batch_size": 150, "chunk_size": 64},  # updates of 3 chunks
-        {"rule": RuleName.sample, "step_mode": "eager"},  # blocked first layer: 4 blocks
-        {"rule": RuleName.sample, "train_subset": 200, "shuffle": True, "step_mode": "eager"},
+        {"rule": "epoch", "chunk_size": 64},  # 8 chunks accumulate into one update
+        {"rule": "batch", "batch_size": 50},  # fused: each update is one chunk
+        {"rule": "batch", "batch_size": 150, "chunk_size": 64},  # updates of 3 chunks
+        {"rule": "sample", "step_mode": "eager"},  # blocked first layer: 4 blocks
+        {"rule": "sample", "train_subset": 200, "shuffle": True, "step_mode": "eager"},
     ],
     ids=["epoch-chunked", "batch-fused", "batch-chunked", "sample", "sample-shuffled-partial"],
 )

@@ -27,8 +27,8 @@ _LAZY = {
     "SweepResult": "mnist_rules.api.results",
     "ProfileResult": "mnist_rules.api.profile_results",
     "TransferComparison": "mnist_rules.api.profile_results",
-    "EpochResult": "mnist_rules.report.results",
-    "TrainConfig": "mnist_rules.training.config",
+    "EpochResult": "mnist_rules.training.results",
+    "TrainConfig": "mnist_rules.config.train_config",
     "build_mlp": "mnist_rules.model",
     "UserError": "mnist_rules.errors",
 }

@@ -3,6 +3,8 @@ exits with `exit_code` (2 for usage errors, 1 for the rest), never with a traceb
 
 from __future__ import annotations
 
+import warnings
+
 
 class UserError(Exception):
     exit_code = 1
@@ -35,3 +37,11 @@ class Interrupted(RunStopped):
     """SIGINT or SIGTERM: the run stopped after the update in progress."""
 
     exit_code = 130
+
+
+def warn_fallback(what: str, error: BaseException, then: str) -> None:
+    """One warning line: what failed, the error's first line (its type's name if it has
+    none), and what happens instead. Every step mode that falls back says it this way."""
+    first_line = str(error).strip().splitlines()[0] if str(error).strip() else ""
+    first_line = first_line or type(error).__name__
+    warnings.warn(f"{what} ({first_line}); {then}.", RuntimeWarning, stacklevel=4)

@@ -21,7 +21,7 @@ class ProfileResult(Shown, profiling.ProfileResult):
         return cls(**{f.name: getattr(measured, f.name) for f in fields(measured)})
 
     def parts(self) -> Parts:
-        from mnist_rules.cli.profile_report import parts_table
+        from mnist_rules.report.profile_tables import parts_table
 
         return [(parts_table(self), True)]  # as profile has always printed it
 
@@ -38,7 +38,7 @@ class TransferComparison(Shown):
     width = 120
 
     def parts(self) -> Parts:
-        from mnist_rules.cli.profile_report import comparison_table
+        from mnist_rules.report.profile_tables import comparison_table
 
         return [(comparison_table(self.runs), True)]
 

@@ -1,5 +1,5 @@
 """What train, compare and sweep return: the result dataclasses the JSON contract is
-written from (report.results, report.comparison), with what a notebook expects on top:
+written from (training.results, report.comparison), with what a notebook expects on top:
 `to_dataframe()`, `plot()`, and a display as the lines and tables the command prints.
 
 Subclasses, not wrappers: `to_dict()` is the contract's own, so a result equals the
@@ -14,7 +14,7 @@ from typing import Any
 
 from mnist_rules.api.display import Parts, Shown
 from mnist_rules.report.comparison import Comparison
-from mnist_rules.report.results import RunResult
+from mnist_rules.training.results import RunResult
 
 DEFAULT_TARGET = 96.0  # what plot() marks on a single run's curves, as compare does
 
@@ -30,7 +30,7 @@ class TrainResult(Shown, RunResult):
 
     def parts(self) -> Parts:
         """The lines `train` prints: the run, each epoch, the final accuracy."""
-        from mnist_rules.cli.progress import epoch_line, final_line, run_line
+        from mnist_rules.report.progress import epoch_line, final_line, run_line
 
         updates = self.epochs[-1].updates if self.epochs else 0
         lines = [run_line(self, updates)]
@@ -78,7 +78,7 @@ class CompareResult(_Runs, Comparison):
     def parts(self, curve_width: int | None = None) -> Parts:
         """The tables and the verdict compare prints; the terminal's accuracy curve
         between them when `curve_width` (the terminal's) is given."""
-        from mnist_rules.cli.compare_report import accuracy_table, summary_table, terminal_curve
+        from mnist_rules.report.compare_tables import accuracy_table, summary_table, terminal_curve
         from mnist_rules.report.verdict import engines_verdict, verdict
 
         several = len(self.engines) > 1
@@ -103,8 +103,8 @@ class SweepResult(_Runs, Comparison):
     `batch_size` is its samples per update), `target_acc`, `reached()`, `to_dict()`."""
 
     def parts(self) -> Parts:
-        from mnist_rules.cli.compare_report import accuracy_table
-        from mnist_rules.cli.sweep_report import size_heading, sweep_table
+        from mnist_rules.report.compare_tables import accuracy_table
+        from mnist_rules.report.sweep_tables import size_heading, sweep_table
         from mnist_rules.report.sweep_verdict import sweep_verdict
 
         return [

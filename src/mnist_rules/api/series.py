@@ -13,11 +13,11 @@ from mnist_rules.errors import RunStopped
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from mnist_rules.config.train_config import TrainConfig
     from mnist_rules.data.mnist import MnistData
     from mnist_rules.report.comparison import Comparison
-    from mnist_rules.report.results import RunResult
-    from mnist_rules.training.config import TrainConfig
     from mnist_rules.training.loop import TrainingRun
+    from mnist_rules.training.results import RunResult
 
 
 def console_for(quiet: bool) -> Console:
@@ -29,18 +29,18 @@ def console_for(quiet: bool) -> Console:
     return console
 
 
-def load_data(config: TrainConfig, data_dir: Path | None, train_subset: int | None):
+def load_data(config: TrainConfig):
     """One load of the data for every run of a series (they share the device, the
-    dataset and the data mode of `config`)."""
+    dataset, its directory and subset, and the data mode of `config`)."""
+    from mnist_rules.config.resolve import data_mode_for
     from mnist_rules.data import mnist as data_mod
     from mnist_rules.data.modes import DataMode
     from mnist_rules.device import resolve_device
-    from mnist_rules.training.config import resolve_data_mode
 
     resolve_device(config.device)  # a missing GPU is reported before the data is loaded
-    root = data_mod.resolve_data_dir(data_dir)
-    mode = resolve_data_mode(config.data_mode, config.dataset, root, config.step_mode)
-    return data_mod.load(config.dataset, root, train_subset, stream=mode is DataMode.stream)
+    root = data_mod.resolve_data_dir(config.data_dir)
+    stream = data_mode_for(config, root) is DataMode.stream
+    return data_mod.load(config.dataset, root, config.train_subset, stream=stream)
 
 
 def train_series(
@@ -54,7 +54,7 @@ def train_series(
     """Train each config in turn, all from the seed's weights. `outputs`: the JSON and
     CSV paths; when a run stops early, the finished runs and epochs are written there
     before the error goes on. `each`: called with every finished run."""
-    from mnist_rules.cli.progress import RichReporter
+    from mnist_rules.report.progress import RichReporter
     from mnist_rules.training.interrupts import stop_after_update_on_signals
     from mnist_rules.training.loop import train
 

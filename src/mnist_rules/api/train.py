@@ -7,50 +7,22 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from mnist_rules.api.specs import TRAIN
+from mnist_rules.api.signature import takes
 from mnist_rules.atomic import atomic_path, check_writable
-from mnist_rules.data.mnist import DatasetName
-from mnist_rules.data.modes import DataMode
-from mnist_rules.device import DeviceChoice
-from mnist_rules.engines.modes import EngineName, StepMode
+from mnist_rules.config.options import TRAIN
+from mnist_rules.config.rules import RULES, batch_rules, rule_named
 from mnist_rules.errors import Interrupted, RunStopped, UsageError, UserError
-from mnist_rules.training.distributed import world_from_env
-from mnist_rules.training.rules import RuleName
+from mnist_rules.world import world_from_env
 
 if TYPE_CHECKING:
     from mnist_rules.api.results import TrainResult
 
-D = TRAIN.default
 
-
-def train(
-    *,
-    rule: RuleName | str = D.rule,
-    epochs: int = D.epochs,
-    lr: float | None = D.lr,
-    batch_size: int | None = D.batch_size,
-    shuffle: bool | None = D.shuffle,
-    engine: EngineName | str = D.engine,
-    data_mode: DataMode | str = D.data_mode,
-    stream_block: int = D.stream_block,
-    stream_buffers: int = D.stream_buffers,
-    step_mode: StepMode | str = D.step_mode,
-    device: DeviceChoice | str = D.device,
-    dataset: DatasetName | str = D.dataset,
-    data_dir: Path | str | None = D.data_dir,
-    train_subset: int | None = D.train_subset,
-    seed: int = D.seed,
-    json_out: Path | str | None = D.json_out,
-    save: Path | str | None = D.save,
-    checkpoint: Path | str | None = D.checkpoint,
-    checkpoint_every: int | None = D.checkpoint_every,
-    resume: Path | str | None = D.resume,
-    require_acc: float | None = D.require_acc,
-    quiet: bool = D.quiet,
-) -> TrainResult:
-    """Train the MLP with one update rule; print a line per epoch. The options are
-    `mnist-rules train`'s (docs/api.md); raises UserError where the command fails."""
-    o = TRAIN.check(locals())  # first: nothing but the arguments is defined yet
+@takes(TRAIN, "TrainResult")
+def train(o) -> TrainResult:
+    """The options are `mnist-rules train`'s (docs/api.md); raises UserError where the
+    command fails. Prints what the command prints (nothing with quiet=True), writes the
+    files asked for, and returns the run's TrainResult."""
     check_combinations(o.rule, o.batch_size, o.checkpoint, o.checkpoint_every)
     world = world_from_env()  # under torchrun: one of several processes
     if world.distributed and o.checkpoint_every is not None:
@@ -69,30 +41,14 @@ def train(
     from rich.console import Console
 
     from mnist_rules.api.results import TrainResult
-    from mnist_rules.cli.progress import RichReporter, count, final_line
+    from mnist_rules.config.train_config import TrainConfig
+    from mnist_rules.report.progress import RichReporter, count, final_line
     from mnist_rules.training import checkpoint as ckpt
-    from mnist_rules.training.config import TrainConfig
     from mnist_rules.training.distributed import stop as stop_process_group
     from mnist_rules.training.interrupts import stop_after_update_on_signals
     from mnist_rules.training.loop import train as run_training
 
-    config = TrainConfig(
-        rule=o.rule,
-        epochs=o.epochs,
-        lr=o.lr,
-        batch_size=o.batch_size,
-        shuffle=o.shuffle,
-        seed=o.seed,
-        engine=o.engine,
-        step_mode=o.step_mode,
-        data_mode=o.data_mode,
-        stream_block=o.stream_block,
-        stream_buffers=o.stream_buffers,
-        device=o.device,
-        dataset=o.dataset,
-        data_dir=o.data_dir,
-        train_subset=o.train_subset,
-    )
+    config = TrainConfig.from_options(o)
     state = ckpt.read(o.resume) if o.resume is not None else None  # a bad file fails first
     saver = None
     if o.checkpoint is not None and world.is_main:
@@ -153,18 +109,21 @@ def train(
 
 
 def check_combinations(
-    rule: RuleName, batch_size: int | None, checkpoint: Path | None, every: int | None
+    rule_name: str, batch_size: int | None, checkpoint: Path | None, every: int | None
 ) -> None:
     """The options that only make sense together, or with some rules only."""
-    if batch_size is not None and rule is not RuleName.batch:
+    rule = rule_named(rule_name)
+    if batch_size is not None and not rule.takes_batch_size:
+        takers = " or ".join(batch_rules())
         raise UsageError(
-            f"--batch-size applies to --rule batch only; the {rule.value} rule uses"
-            f" {'every training image' if rule is RuleName.epoch else 'one image'} per update."
+            f"--batch-size applies to --rule {takers} only; the {rule.name} rule uses"
+            f" {rule.per_update} per update."
         )
     if every is not None and checkpoint is None:
         raise UsageError("--checkpoint-every needs --checkpoint PATH: where to save them.")
-    if every is not None and rule is RuleName.epoch:
+    if every is not None and rule.one_update_per_epoch:
+        several = " and ".join(r.name for r in RULES.values() if not r.one_update_per_epoch)
         raise UsageError(
-            "--checkpoint-every applies to the batch and sample rules: the epoch rule's only"
+            f"--checkpoint-every applies to the {several} rules: the {rule.name} rule's only"
             " update is the epoch, after which --checkpoint already saves one."
         )

@@ -14,7 +14,7 @@ import typer
 from typer.core import TyperGroup
 
 from mnist_rules.errors import RunStopped, UsageError, UserError
-from mnist_rules.training.distributed import world_from_env
+from mnist_rules.world import world_from_env
 
 F = TypeVar("F", bound=Callable)
 

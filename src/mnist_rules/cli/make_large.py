@@ -6,8 +6,9 @@ from pathlib import Path
 
 import typer
 
-from mnist_rules.cli import options
+from mnist_rules.cli.commands import option
 from mnist_rules.cli.errors import friendly_errors
+from mnist_rules.config.options import SHARED
 from mnist_rules.data.mnist import DatasetName
 from mnist_rules.errors import UsageError
 
@@ -25,10 +26,10 @@ def make_large(
         max=8,
         help="Copies after the first are shifted by up to this many pixels each way (seeded).",
     ),
-    dataset: DatasetName = options.Dataset,
-    data_dir: Path | None = options.DataDir,
-    seed: int = options.Seed,
-    quiet: bool = options.Quiet,
+    dataset: DatasetName = option(SHARED["dataset"]),
+    data_dir: Path | None = option(SHARED["data_dir"]),
+    seed: int = option(SHARED["seed"]),
+    quiet: bool = option(SHARED["quiet"]),
 ) -> None:
     """Write a larger IDX training set: MNIST repeated, with small random shifts."""
     from rich.console import Console

@@ -4,7 +4,7 @@ The loop (training.loop) walks an epoch's plan of chunks; an engine supplies eac
 chunk's data (`batches`) and does its forward/backward pass, applying the SGD update
 after the last chunk of each update (`step`), and evaluates (`evaluate`). Those three
 are all an engine must write. Each step's loss goes into the run's loss ledger
-(training.ledger), which the engine is given at `plan`: the loop, not the engine,
+(engines.ledger), which the engine is given at `plan`: the loop, not the engine,
 reads the running, epoch and per-update losses from it. The optional hooks below say
 where an engine may stop, and hand its weights and optimiser state in and out.
 """
@@ -19,11 +19,11 @@ import torch
 from torch import nn
 
 from mnist_rules.data.mnist import MnistData
-from mnist_rules.engines.modes import StepMode
+from mnist_rules.engines.chunks import Chunk
+from mnist_rules.engines.ledger import LossLedger
+from mnist_rules.engines.modes import StepMode, Transfer
 from mnist_rules.engines.regions import Regions
-from mnist_rules.training.distributed import SINGLE, World
-from mnist_rules.training.ledger import LossLedger
-from mnist_rules.training.rules import Chunk
+from mnist_rules.world import SINGLE, World
 
 
 def unit_floats(images: torch.Tensor) -> torch.Tensor:
@@ -37,12 +37,40 @@ class Engine(ABC):
     # Whether iterating `batches` does the data loading (a DataLoader), rather than
     # steps and regions of the engine's own (engines.regions).
     loads_in_batches: ClassVar[bool] = False
+    # The step modes it takes (besides auto, which the resolver makes one of these), and
+    # why, for the message that refuses another.
+    step_modes: ClassVar[frozenset[StepMode]] = frozenset({StepMode.eager})
+    why_these_modes: ClassVar[str] = "it runs op by op"
     # Stream mode's reader of the mapped training set (data.stream.BlockStream), or None.
     stream = None
+    # How inputs reach the device (profile reports it), and whether host memory is pinned.
+    transfer: Transfer = Transfer.resident
+    pinned: bool = False
     # Seconds spent compiling steps so far (the tuned engine's kernel and captured units):
     # not training time, which the loop reports without them.
     compile_seconds = 0.0
     step_mode = StepMode.eager  # how the steps run (the tuned engine has several)
+
+    @classmethod
+    def create(cls, model, data, device, lr, step_mode, transfer, pinned, world, stream) -> Engine:
+        """The engine for a run, as the registry makes it (engines.registry.create_engine)."""
+        raise NotImplementedError
+
+    @classmethod
+    def cannot_run(cls, step_mode: StepMode, device_type: str) -> str | None:
+        """Why `step_mode` cannot run on this device type, and what runs instead; None
+        when it can (config.resolve then runs it)."""
+        return None
+
+    @classmethod
+    def prepare_kernel(cls, device: torch.device) -> float:
+        """Compile (or load from a cache) the kernel step mode's steps now: the seconds it
+        took. Raises what the compiler raised when it cannot."""
+        raise NotImplementedError(f"the {cls.name} engine has no kernel steps")
+
+    @classmethod
+    def kernel_steps_name(cls, device_type: str) -> str:
+        return "the kernel steps"
 
     def __init__(
         self,
@@ -74,11 +102,21 @@ class Engine(ABC):
         """CPU threads the engine trains with."""
         return torch.get_num_threads()
 
+    def start_epoch(self, order: torch.Tensor, chunks: Sequence[Chunk]) -> None:  # noqa: B027
+        """An epoch (or the rest of one: `chunks`) is about to be trained in `order`."""
+
     @abstractmethod
     def batches(self, order: torch.Tensor, chunks: Sequence[Chunk]) -> Iterable[Any]:
         """Yield, for each chunk in turn, the training samples at positions
         chunk.start:chunk.stop of `order` (indices into the training set); `chunks` may
-        be the rest of an epoch's plan (a resumed epoch)."""
+        be the rest of an epoch's plan (a resumed epoch). Only data: no arithmetic
+        hides in it."""
+
+    def end_epoch(self) -> None:  # noqa: B027 (optional hook)
+        """Apply whatever the epoch left pending (the tuned engine's deferred first-layer
+        update) and give back what `start_epoch` took: `model` then holds every step
+        taken. Called by the loop in a `finally`, also when it stopped early; calling it
+        again does nothing."""
 
     def can_stop_at(self, position: int) -> bool:
         """Whether the loop may stop, or checkpoint, after the update that ends at

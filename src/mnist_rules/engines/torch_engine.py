@@ -18,9 +18,9 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader, Subset, TensorDataset
 
 from mnist_rules.engines.base import Engine, unit_floats
+from mnist_rules.engines.chunks import Chunk
 from mnist_rules.engines.modes import Transfer
 from mnist_rules.engines.regions import BACKWARD, FORWARD, TRANSFER, UPDATE
-from mnist_rules.training.rules import Chunk
 
 EVAL_BATCH_SIZE = 1000
 
@@ -28,6 +28,11 @@ EVAL_BATCH_SIZE = 1000
 class TorchEngine(Engine):
     name = "torch"
     loads_in_batches = True
+    why_these_modes = "the torch engine is the plain PyTorch baseline and runs op by op"
+
+    @classmethod
+    def create(cls, model, data, device, lr, step_mode, transfer, pinned, world, stream):
+        return cls(model, data, device, lr, transfer, pinned, world=world, stream=stream)
 
     def __init__(
         self, model, data, device, lr, transfer=None, pinned=False, *, world=None, stream=None

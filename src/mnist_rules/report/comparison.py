@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from mnist_rules.atomic import atomic_path, write_json
-from mnist_rules.report.results import RunResult
+from mnist_rules.config.rules import RULES
+from mnist_rules.training.results import RunResult
 
 # 2: keys by label (a rule; engine/rule with compare --engines; a size for sweep), and
 # the CSV columns engine and peak_memory_bytes.
@@ -87,9 +88,21 @@ def engine_rule_label(run: RunResult) -> str:
     return f"{run.engine}/{run.rule}"
 
 
+def whole_set(run: RunResult) -> bool:
+    """Whether each of the run's updates takes the whole training set (the epoch rule)."""
+    rule = RULES.get(run.rule)
+    return rule.one_update_per_epoch if rule is not None else run.batch_size == run.train_size
+
+
+def rule_colour(run: RunResult) -> str | None:
+    """The colour of the run's rule in the plots (None: one matplotlib picks)."""
+    rule = RULES.get(run.rule)
+    return rule.colour if rule is not None else None
+
+
 def size_label(run: RunResult) -> str:
     """sweep's name for a run: its samples per update ("all": the whole training set)."""
-    return "all" if run.rule == "epoch" else str(run.batch_size)
+    return "all" if whole_set(run) else str(run.batch_size)
 
 
 @dataclass

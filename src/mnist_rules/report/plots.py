@@ -14,9 +14,8 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FixedLocator, LogLocator, NullFormatter, NullLocator
 
 from mnist_rules.atomic import atomic_path
-from mnist_rules.report.comparison import Comparison, overfit_peak, time_to_target
+from mnist_rules.report.comparison import Comparison, overfit_peak, rule_colour, time_to_target
 
-RULE_COLOURS = {"epoch": "tab:blue", "batch": "tab:orange", "sample": "tab:green"}
 SMOOTH_FROM = 200  # updates per run from which the update-loss panel adds a running mean
 ACC_TICKS = [10, 50, 80, 90, 95, 97, 98, 99, 99.5, 99.8, 100]
 # The axis ends at 99.99%: a perfect score (tiny test sets) is drawn on its top edge.
@@ -70,7 +69,7 @@ def comparison_figure(
     styles = dict(zip(comparison.engines, ("o-", "s--", "^:"), strict=False))
     several = len(styles) > 1
     for run in comparison.runs:
-        colour, style = RULE_COLOURS.get(run.rule), styles.get(run.engine, "o-")
+        colour, style = rule_colour(run), styles.get(run.engine, "o-")
         epochs = [e.epoch for e in run.epochs]
         accs = [e.test_acc for e in run.epochs]
         seconds = np.cumsum([e.train_seconds for e in run.epochs])
@@ -165,7 +164,7 @@ def _update_loss_panel(ax, comparison: Comparison, update_losses) -> None:
         if len(losses) == 0:
             continue
         x = np.arange(1, len(losses) + 1)
-        colour = RULE_COLOURS.get(run.rule)
+        colour = rule_colour(run)
         # Runs with fewer updates are drawn on top of those with more.
         zorder = 3 + 2 * sum(len(other) > len(losses) for other in series)
         if len(losses) < SMOOTH_FROM:  # few updates (the epoch rule): every one, marked

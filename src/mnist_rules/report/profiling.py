@@ -46,12 +46,9 @@ import mnist_rules
 from mnist_rules.atomic import atomic_path, write_json
 from mnist_rules.engines.regions import BLOCK_GEMMS, COMPUTE, DATA, EPOCH_START, STEPS
 from mnist_rules.training.loop import TrainingRun
-from mnist_rules.training.rules import RuleName
 
-# Updates profiled, and warm-up updates, per rule: an update of the epoch rule is a
-# whole epoch.
-DEFAULT_STEPS = {RuleName.sample: 2000, RuleName.batch: 200, RuleName.epoch: 2}
-DEFAULT_WARMUP = {RuleName.sample: 100, RuleName.batch: 10, RuleName.epoch: 1}
+# Updates profiled, and warm-up updates, by default: each rule's entry says
+# (config/rules.py: profile_steps, profile_warmup).
 # Update steps in a --trace: enough to read, small enough to open (a 2,000-step trace of
 # the torch engine's sample rule is 120 MB).
 DEFAULT_TRACE_STEPS = 100
@@ -105,11 +102,18 @@ class ProfileResult:
 
 
 def endless_steps(run: TrainingRun) -> Iterator[tuple[Any, Any]]:
-    """(batch, chunk) pairs from the run's epochs, one after another, for ever."""
+    """(batch, chunk) pairs from the run's epochs, one after another, for ever. Each
+    epoch is bracketed as the loop brackets it; closing the generator ends the one in
+    progress (the engine applies what it held back, and gives back its threads)."""
+    engine = run.engine
     for _ in itertools.count():
-        chunks = run.chunks
+        chunks, order = run.chunks, run.next_order()
         run.ledger.start_epoch()  # each epoch's losses afresh, as the loop keeps them
-        yield from zip(run.engine.batches(run.next_order(), chunks), chunks, strict=True)
+        engine.start_epoch(order, chunks)
+        try:
+            yield from zip(engine.batches(order, chunks), chunks, strict=True)
+        finally:
+            engine.end_epoch()
 
 
 def _updates(run: TrainingRun, steps: Iterator, count: int) -> None:
@@ -259,7 +263,7 @@ def profile(
         finally:
             regions.enabled = False
     finally:
-        source.close()  # the engine's epoch generator gives the threads back
+        source.close()  # ends the epoch in progress: the engine gives the threads back
     if trace is not None:
         with atomic_path(trace) as tmp:
             traced.export_chrome_trace(str(tmp))

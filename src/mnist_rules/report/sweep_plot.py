@@ -7,7 +7,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import FixedLocator, NullLocator
 
-from mnist_rules.report.comparison import Comparison, time_to_target
+from mnist_rules.report.comparison import Comparison, time_to_target, whole_set
 from mnist_rules.report.plots import accuracy_axis, readable_log_axis
 
 
@@ -85,4 +85,4 @@ def sweep_figure(comparison: Comparison) -> Figure:
 
 def _name(run) -> str:
     """A size as the figure labels it: "all", or its samples per update (1,000)."""
-    return "all" if run.rule == "epoch" else f"{run.batch_size:,}"
+    return "all" if whole_set(run) else f"{run.batch_size:,}"

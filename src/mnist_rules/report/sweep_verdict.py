@@ -3,14 +3,14 @@ much, and where the curve of time to the target turns."""
 
 from __future__ import annotations
 
-from mnist_rules.report.comparison import Comparison, size_label
+from mnist_rules.report.comparison import Comparison, size_label, whole_set
 from mnist_rules.report.numbers import seconds
-from mnist_rules.report.results import RunResult
 from mnist_rules.report.verdict import epochs_phrase, join_and, times
+from mnist_rules.training.results import RunResult
 
 
 def size_name(run: RunResult) -> str:
-    if run.rule == "epoch":
+    if whole_set(run):
         return f"the whole set per update ({run.batch_size:,} samples)"
     if run.batch_size == 1:
         return "one sample per update"

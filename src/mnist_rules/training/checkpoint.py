@@ -34,7 +34,7 @@ from mnist_rules.data.modes import STREAM_BLOCK
 from mnist_rules.engines.modes import StepMode
 from mnist_rules.errors import UsageError, UserError
 from mnist_rules.model import LAYER_SIZES
-from mnist_rules.report.results import EpochResult
+from mnist_rules.training.results import EpochResult
 
 if TYPE_CHECKING:
     from mnist_rules.data.mnist import MnistData

@@ -15,44 +15,15 @@ rendezvous); without them the run is one process and nothing here is used.
 from __future__ import annotations
 
 import math
-import os
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from mnist_rules.config.rules import Rule, rule_named
+from mnist_rules.engines.chunks import Chunk
 from mnist_rules.errors import UsageError
-from mnist_rules.training.rules import Chunk, RuleName
+from mnist_rules.world import World
 
-if TYPE_CHECKING:  # torch is imported where it is used: the CLI reads World for --help
+if TYPE_CHECKING:  # torch is imported where it is used
     import torch
-
-
-@dataclass(frozen=True)
-class World:
-    rank: int = 0
-    size: int = 1
-    local_rank: int = 0
-    local_size: int = 1  # processes on this host (they share its memory)
-
-    @property
-    def is_main(self) -> bool:
-        """The process that prints, evaluates and writes files."""
-        return self.rank == 0
-
-    @property
-    def distributed(self) -> bool:
-        return self.size > 1
-
-
-SINGLE = World()
-
-
-def world_from_env() -> World:
-    """The process's place in a torchrun job, or SINGLE when not under torchrun."""
-    size = int(os.environ.get("WORLD_SIZE", "1"))
-    if size <= 1:
-        return SINGLE
-    local = int(os.environ.get("LOCAL_WORLD_SIZE", size))
-    return World(int(os.environ["RANK"]), size, int(os.environ.get("LOCAL_RANK", "0")), local)
 
 
 def start(world: World, device: torch.device) -> torch.device:
@@ -102,17 +73,17 @@ def stop() -> None:
         dist.destroy_process_group()
 
 
-def check_rule(rule: RuleName, samples_per_update: int, world: World) -> None:
+def check_rule(rule: Rule | str, samples_per_update: int, world: World) -> None:
     """Refuse what cannot be split over `world.size` processes, saying why and what to do."""
-    k = world.size
-    if rule is RuleName.sample:
+    rule, k = rule_named(rule) if isinstance(rule, str) else rule, world.size
+    if rule.samples == 1:
         raise UsageError(
-            f"The sample rule cannot run on {k} processes: each update needs the weights"
+            f"The {rule.name} rule cannot run on {k} processes: each update needs the weights"
             " the update before it left, so the processes would either wait for each"
             " other in turn (no faster than one) or update from the same weights (other"
             " math). Run it without torchrun, or use the batch or epoch rule."
         )
-    if rule is RuleName.batch and samples_per_update % k:
+    if rule.takes_batch_size and samples_per_update % k:
         lower = samples_per_update - samples_per_update % k
         raise UsageError(
             f"--batch-size {samples_per_update} does not split evenly over {k} processes."
@@ -186,13 +157,6 @@ def _host_numbers(values: list[float]) -> torch.Tensor:
 
     t = torch.tensor(values, dtype=torch.float64)
     return t.cuda() if dist.get_backend() == "nccl" else t
-
-
-def all_reduce_sum_(tensor: torch.Tensor) -> None:
-    """Sum a tensor over the processes, in place (the gradients of an update)."""
-    import torch.distributed as dist
-
-    dist.all_reduce(tensor)
 
 
 def barrier() -> None:

@@ -8,8 +8,8 @@ import math
 import time
 from collections.abc import Iterator, Sequence
 
+from mnist_rules.engines.chunks import Chunk
 from mnist_rules.training.reporter import REFRESHES_PER_EPOCH
-from mnist_rules.training.rules import Chunk
 
 
 class EpochPolicy:

@@ -1,10 +1,10 @@
 """The training loop: one loop for all three rules.
 
 A rule only fixes how many samples make one update (N, b or 1). The epoch is planned
-once as a list of chunks (training.rules.plan_epoch); the loop hands each chunk's data
+once as a list of chunks (config.rules.plan_epoch); the loop hands each chunk's data
 to the engine, which accumulates its weighted gradient and applies the update after
 an update's last chunk, and writes the chunk's loss into the run's loss ledger
-(training.ledger). Sync points are explicit: the ledger's epoch loss is read once per
+(engines.ledger). Sync points are explicit: the ledger's epoch loss is read once per
 epoch (which also ends the timed region), and at most a hundred times an epoch at
 the reporter's refreshes (training.epoch_policy), never per step.
 """
@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import math
 import time
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,27 +20,27 @@ from typing import Any
 import torch
 
 import mnist_rules
+from mnist_rules.config.resolve import RunModes, data_mode_for, settle
+from mnist_rules.config.train_config import TrainConfig
 from mnist_rules.data import mnist as data_mod
 from mnist_rules.data import stream as streaming
 from mnist_rules.data.mnist import MnistData
 from mnist_rules.data.modes import DataMode
 from mnist_rules.device import describe, resolve_device
-from mnist_rules.engines.factory import create_engine
-from mnist_rules.engines.modes import resolve_step_mode
+from mnist_rules.engines.ledger import LossLedger
+from mnist_rules.engines.registry import create_engine
 from mnist_rules.errors import Diverged, Interrupted, UsageError
 from mnist_rules.model import build_mlp
-from mnist_rules.report.results import EpochResult, RunResult
 from mnist_rules.training import checkpoint as ckpt
 from mnist_rules.training import distributed, stops
 from mnist_rules.training.checkpoint import Checkpointer
-from mnist_rules.training.config import TrainConfig, resolve_data_mode
-from mnist_rules.training.distributed import SINGLE, World
 from mnist_rules.training.epoch_policy import EpochPolicy, TrainingClock
 from mnist_rules.training.interrupts import STOP
-from mnist_rules.training.ledger import LossLedger
 from mnist_rules.training.memory import PeakMemory
+from mnist_rules.training.plan import plan_epoch
 from mnist_rules.training.reporter import SILENT, Reporter
-from mnist_rules.training.rules import DEFAULT_BATCH_SIZE, RULES, RuleName, plan_epoch
+from mnist_rules.training.results import EpochResult, RunResult
+from mnist_rules.world import SINGLE, World
 
 
 @dataclass
@@ -62,49 +61,42 @@ class TrainingRun:
 
     def __init__(self, config: TrainConfig, data: MnistData | None = None, world: World = SINGLE):
         self.config, self.world = config, world
-        device = resolve_device(config.device)
-        if world.distributed:
-            if config.rule is RuleName.sample:
-                distributed.check_rule(config.rule, 1, world)
-            if config.step_mode.captures:
-                raise UsageError(
-                    f"--step-mode {config.step_mode.value} is not supported under torchrun"
-                    " yet: a step's all-reduce would have to be captured with it. Use"
-                    " --step-mode eager or auto."
-                )
-            device = distributed.start(world, device)
+        rule = config.rule_entry
+        joined = None  # under torchrun: this process's device, once it has joined the job
+        if world.distributed:  # joined before the data is read: the main process reads first
+            if rule.samples == 1:
+                distributed.check_rule(rule, 1, world)
+            joined = distributed.start(world, resolve_device(config.device))
         data = _data_for(config, world, data)
         self.streamed = isinstance(data.train, data_mod.StreamedTrainSet)
-        if config.data_mode is DataMode.stream and not self.streamed:
-            raise ValueError("stream mode needs data.load(..., stream=True)")
-        rule = RULES[config.rule]
         n = data.train_size
-        batch_size = config.batch_size or min(DEFAULT_BATCH_SIZE, n)
-        if config.rule is RuleName.batch and batch_size > n:
+        if rule.takes_batch_size and config.batch_size is not None and config.batch_size > n:
             raise UsageError(
-                f"--batch-size {batch_size} is larger than the training set ({n} images)."
-                " Use a smaller batch, or the epoch rule for one update per epoch."
+                f"--batch-size {config.batch_size} is larger than the training set ({n}"
+                " images). Use a smaller batch, or the epoch rule for one update per epoch."
             )
-        samples_per_update = rule.samples_per_update(n, batch_size)
+        samples_per_update = rule.samples_per_update(n, config.batch_size)
         if world.distributed:
-            distributed.check_rule(config.rule, samples_per_update, world)
-
-        per_sample = samples_per_update == 1 and not world.distributed
-        step_mode, why = resolve_step_mode(config.step_mode, config.engine, device.type, per_sample)
-        if why is not None:
-            warnings.warn(why, RuntimeWarning, stacklevel=2)
+            distributed.check_rule(rule, samples_per_update, world)
+        # What will actually run, settled once (config.resolve): the engine is built
+        # from it, and the results report it.
+        self.modes: RunModes = settle(
+            config, samples_per_update=samples_per_update, streamed=self.streamed, world=world
+        )
+        device = joined or self.modes.device
         self.engine = create_engine(
             config.engine,
             build_mlp(config.seed),
             data,
             device,
             config.lr,
-            step_mode,
-            transfer=config.transfer,
-            pinned=config.pinned,
+            self.modes.step_mode,
+            transfer=self.modes.transfer,
+            pinned=self.modes.pinned,
             world=world,
             stream=self._block_stream(data, device, config),
         )
+        self.engine.compile_seconds += self.modes.compile_seconds
         # Under torchrun, this process's share of each update: `_positions` picks it
         # out of the epoch's global order, and the plan walks it (distributed.py).
         self._positions: torch.Tensor | None = None
@@ -117,7 +109,7 @@ class TrainingRun:
         # so that they also locate a divergence.
         self.ledger = LossLedger(self.chunks, device)
         self.engine.plan(self.chunks, self.ledger)
-        self.updates_per_epoch = rule.updates_per_epoch(n, batch_size)
+        self.updates_per_epoch = rule.updates_per_epoch(n, config.batch_size)
         self.order_rng = torch.Generator().manual_seed(config.seed)
         self._data = data
         self._data_sha256: str | None = None
@@ -127,7 +119,7 @@ class TrainingRun:
         # One tensor per finished epoch: the loss of each update, when asked for.
         self.update_losses: list[torch.Tensor] = []
         self.result = RunResult(
-            rule=config.rule.value,
+            rule=config.rule,
             engine=self.engine.name,
             device=device.type,
             device_name=describe(device),
@@ -141,10 +133,10 @@ class TrainingRun:
             torch_version=str(torch.__version__),  # a str subclass: plain for weights-only loading
             mnist_rules_version=mnist_rules.__version__,
             threads=self.engine.threads,
-            step_mode=self.engine.step_mode.value,
+            step_mode=self.modes.step_mode.value,
             compile_seconds=self.engine.compile_seconds,
             world_size=world.size,
-            data_mode="stream" if self.streamed else "resident",
+            data_mode=self.modes.data_mode.value,
         )
 
     def _my_order(self) -> torch.Tensor:
@@ -198,14 +190,15 @@ class TrainingRun:
         policy = EpochPolicy(chunks, engine.can_stop_at, every, updates, single, first)
         todo = chunks[first:]
         clock = TrainingClock(engine, before)
-        batches = engine.batches(order, todo)
+        engine.start_epoch(order, todo)
         try:
+            batches = engine.batches(order, todo)  # data only
             for i, (batch, chunk) in enumerate(zip(batches, todo, strict=True), first):
                 engine.step(batch, chunk)
                 updates += chunk.last
                 if policy.may_stop_after(chunk):
                     if STOP.signal is not None:  # Ctrl-C or SIGTERM: stop here
-                        _close(batches)  # the engine applies what it held back
+                        engine.end_epoch()  # the engine applies what it held back
                         self.unfinished = self._progress(order, chunk, updates, clock.seconds())
                         raise self._interrupted(updates)
                     if policy.save_due(updates):
@@ -217,7 +210,7 @@ class TrainingRun:
                 if policy.refresh_due(i, chunk):
                     self._refresh(reporter, chunk, updates, policy.ends_epoch(i))
         finally:
-            _close(batches)  # also on an error: the model holds every step taken
+            engine.end_epoch()  # also on an error: the model holds every step taken
         train_loss = ledger.epoch_loss()  # the epoch's last sync ends the timed region
         seconds = clock.seconds()
         self.result.compile_seconds = engine.compile_seconds
@@ -363,20 +356,13 @@ def _train_epochs(
         raise
 
 
-def _close(batches: Any) -> None:
-    """Close an engine's batch generator now (its cleanup runs), not when collected."""
-    close = getattr(batches, "close", None)
-    if close is not None:
-        close()
-
-
 def _data_for(config: TrainConfig, world: World, data: MnistData | None) -> MnistData:
     """The run's data: `data` as given (cut to --train-subset), or loaded by the main
     process first (it may download), then by the others."""
     if data is not None:
         return data if config.train_subset is None else data.with_train_size(config.train_subset)
     root = data_mod.resolve_data_dir(config.data_dir)
-    mode = resolve_data_mode(config.data_mode, config.dataset, root, config.step_mode, world)
+    mode = data_mode_for(config, root, world)
     if world.distributed and not world.is_main:
         distributed.barrier()  # the main process loads (downloads) first
     stream = mode is DataMode.stream

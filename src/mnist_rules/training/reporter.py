@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Protocol
 
-from mnist_rules.report.results import EpochResult, RunResult
+from mnist_rules.training.results import EpochResult, RunResult
 
 # How often per epoch a reporter is called (it may read the running loss, a sync).
 REFRESHES_PER_EPOCH = 100

@@ -6,9 +6,9 @@ from __future__ import annotations
 import math
 
 from mnist_rules.errors import Diverged, Interrupted
-from mnist_rules.report.results import RunResult
 from mnist_rules.training.checkpoint import Checkpointer
 from mnist_rules.training.interrupts import STOP
+from mnist_rules.training.results import RunResult
 
 
 def finished_note(result: RunResult) -> str:

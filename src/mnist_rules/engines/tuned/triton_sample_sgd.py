@@ -1,10 +1,7 @@
-"""Per-sample SGD in the `kernel` step mode on CUDA: the blocked scheme of
-engines.blocked_sample_sgd, its per-step ops replaced by two fused Triton launches per
-sample (engines.triton_sample_steps).
-
-As in the CPU's kernel mode (engines.kernel_sample_sgd), steps are taken lazily
-(engines.deferred_sample_sgd), and layers 2 and 3 are updated in place in the model's
-parameters.
+"""Per-sample SGD in the `kernel` step mode on CUDA: the deferred blocked scheme
+(deferred_sample_sgd.py, shared with numba_sample_sgd.py), its steps run as two fused
+Triton launches per sample (triton_sample_steps.py). Layers 2 and 3 are updated in
+place in the model's parameters.
 
 The block's one-hot labels are copied into a static buffer at its start, and the
 logits the steps write are copied out to the engine's rows after each call, so that a
@@ -20,11 +17,11 @@ from __future__ import annotations
 
 import torch
 
-from mnist_rules.engines import triton_sample_steps as steps
-from mnist_rules.engines.capture import graph_capture, warn_fallback
-from mnist_rules.engines.deferred_sample_sgd import DeferredSampleSgd
-from mnist_rules.engines.mlp_steps import MlpParams
-from mnist_rules.engines.regions import STEPS
+from mnist_rules.engines.tuned import triton_sample_steps as steps
+from mnist_rules.engines.tuned.capture import graph_capture
+from mnist_rules.engines.tuned.deferred_sample_sgd import DeferredSampleSgd
+from mnist_rules.engines.tuned.mlp_steps import MlpParams
+from mnist_rules.errors import warn_fallback
 
 
 class TritonSampleSgd(DeferredSampleSgd):
@@ -53,32 +50,22 @@ class TritonSampleSgd(DeferredSampleSgd):
             self.pre, self.gram, self.signal, p.w2, p.b2, p.w3, p.b3, lr, rows
         )
         self._rows: tuple[torch.Tensor, torch.Tensor] | None = None  # the engine's rows
-        self.ran = 0  # steps of the block that have run (of self.k taken)
         # The CUDA graph of a full block's launches, once made; whether to try.
         self._graph: torch.cuda.CUDAGraph | None = None
         self._graphs = graphs and device.type == "cuda" and not steps.interpreting()
         self._full_blocks = 0  # full blocks run in one call, before the graph is made
         self.replays = 0  # full blocks replayed from the graph
 
-    def start_block(self, x: torch.Tensor, onehot: torch.Tensor, logits: torch.Tensor) -> None:
-        """Start a block: its images (K, 784) in training order, and the engine's one-hot
-        labels and logits rows for the same positions."""
-        self.next_block(x)
-        self.buffers.onehot[: len(onehot)].copy_(onehot)
+    def _bind_rows(self, onehot: torch.Tensor, logits: torch.Tensor) -> None:
+        self.buffers.onehot[: len(onehot)].copy_(onehot)  # the graph reads this buffer
         self._rows = (onehot, logits)
-        self.ran = 0
 
-    def run_pending(self) -> None:
-        """Run the steps taken since the last call, and copy their logits out."""
-        if self.ran == self.k or self._rows is None:
-            return
-        with self.regions(STEPS):
-            whole_block = self.ran == 0 and self.k == self.block
-            if not (whole_block and self._replay()):
-                steps.run_steps(self.buffers, self.ran, self.k)
-            logits = self._rows[1]
-            logits[self.ran : self.k].copy_(self.buffers.logits[self.ran : self.k])
-        self.ran = self.k
+    def _run(self, first: int, stop: int) -> None:
+        """The steps' launches (a full block replayed from its graph), their logits
+        copied out to the engine's rows."""
+        if not (first == 0 and stop == self.block and self._replay()):
+            steps.run_steps(self.buffers, first, stop)
+        self._rows[1][first:stop].copy_(self.buffers.logits[first:stop])
 
     def _replay(self) -> bool:
         """A full block's launches from the CUDA graph: False where there is none (yet),

@@ -22,13 +22,13 @@ after the capture: the first replay is the first update the model sees.
 from __future__ import annotations
 
 import time
-import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
 
 from mnist_rules.engines.modes import StepMode
+from mnist_rules.errors import warn_fallback
 
 Unit = Callable[[], None]
 
@@ -131,11 +131,3 @@ def mark_static(tensors: Sequence[torch.Tensor]) -> None:
     Dynamo lifts to inputs. On a CPU it only saves Dynamo a guard."""
     for tensor in tensors:
         torch._dynamo.mark_static_address(tensor)
-
-
-def warn_fallback(what: str, error: BaseException, then: str) -> None:
-    """One warning line: what failed, the error's first line (its type's name if it has
-    none), and what happens instead. Every step mode that falls back says it this way."""
-    first_line = str(error).strip().splitlines()[0] if str(error).strip() else ""
-    first_line = first_line or type(error).__name__
-    warnings.warn(f"{what} ({first_line}); {then}.", RuntimeWarning, stacklevel=4)

@@ -31,8 +31,8 @@ from contextlib import contextmanager
 
 import torch
 
-from mnist_rules.engines.mlp_steps import MlpParams
 from mnist_rules.engines.regions import BACKWARD, FORWARD, UPDATE, Regions
+from mnist_rules.engines.tuned.mlp_steps import MlpParams
 
 # Samples per block: larger blocks make the Gram GEMM dearer per sample and each step's
 # correction longer, smaller ones the GEMMs less efficient. Measured on the 2-core CPU

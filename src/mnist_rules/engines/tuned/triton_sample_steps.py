@@ -1,6 +1,6 @@
 """Per-sample SGD steps as fused Triton kernels: the `kernel` step mode on CUDA.
 
-The blocked scheme of engines.blocked_sample_sgd (per block of K samples, P = X W1^T +
+The blocked scheme of engines.tuned.blocked_sample_sgd (per block of K samples, P = X W1^T +
 b1 and G = X X^T + 1 are torch GEMMs, and W1's K updates one GEMM at the block's end),
 its per-step work done in two launches per sample instead of a dozen torch ops. Layer
 1's 400 units are cut into slices of ROWS; each of the grid's programs owns one slice

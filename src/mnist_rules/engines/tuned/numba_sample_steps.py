@@ -1,6 +1,6 @@
 """Per-sample SGD steps as one compiled loop (numba): the `kernel` step mode on the CPU.
 
-The blocked scheme of engines.blocked_sample_sgd, with its per-step work (a dozen
+The blocked scheme of engines.tuned.blocked_sample_sgd, with its per-step work (a dozen
 small torch ops, each of whose dispatch costs about as much as its arithmetic)
 compiled into one loop that runs a range of a block's steps per call:
 

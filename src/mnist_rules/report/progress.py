@@ -19,9 +19,9 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
+from mnist_rules.config.rules import RULES
 from mnist_rules.report.numbers import seconds
-from mnist_rules.report.results import EpochResult, RunResult
-from mnist_rules.training.rules import RULES, RuleName
+from mnist_rules.training.results import EpochResult, RunResult
 
 
 def count(n: int, noun: str) -> str:
@@ -38,9 +38,10 @@ def _steps(run: RunResult) -> str:
 
 def run_line(run: RunResult, updates_per_epoch: int) -> str:
     """The line that starts a run: its rule, rate, sizes, engine, device and seed."""
-    rule = RULES[RuleName(run.rule)]
+    rule = RULES.get(run.rule)
+    summary = f" ({rule.summary})" if rule is not None else ""
     return (
-        f"{run.rule} rule ({rule.summary}): lr {run.lr:g},"
+        f"{run.rule} rule{summary}: lr {run.lr:g},"
         f" {count(run.batch_size, 'sample')} per update,"
         f" {count(updates_per_epoch, 'update')} per epoch;"
         f" {run.dataset} {run.train_size:,} train / {run.test_size:,} test"

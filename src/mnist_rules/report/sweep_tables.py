@@ -6,7 +6,7 @@ from rich.table import Table
 
 from mnist_rules.report.comparison import Comparison, median_epoch_seconds, peak_mib
 from mnist_rules.report.numbers import seconds, significant
-from mnist_rules.report.results import RunResult
+from mnist_rules.training.results import RunResult
 
 
 def size_heading(run: RunResult) -> str:

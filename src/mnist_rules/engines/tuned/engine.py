@@ -3,14 +3,14 @@
 - Data: the images decoded once into one uint8 tensor and moved to the device once
   (pinned + non_blocking on CUDA); scaled to float on the device a chunk or block at a
   time, with ToTensor's arithmetic (float(u8) / 255), so the inputs are bit-identical.
-- Math: the MLP's backward written out (engines.mlp_steps), the update fused into it;
+- Math: the MLP's backward written out (engines.tuned.mlp_steps), the update fused into it;
   per-sample SGD defers the first layer's updates a block at a time
-  (engines.blocked_sample_sgd), which is where that rule's time went; in the kernel
+  (engines.tuned.blocked_sample_sgd), which is where that rule's time went; in the kernel
   step mode a block's per-sample steps run as one compiled loop on the CPU
-  (engines.kernel_sample_sgd), or as two fused Triton launches each on CUDA
-  (engines.triton_sample_sgd).
+  (engines.tuned.numba_sample_sgd), or as two fused Triton launches each on CUDA
+  (engines.tuned.triton_sample_sgd).
 - No host sync per step: each sample's logits are written into one device tensor,
-  which the loss ledger (training.ledger) turns into losses when the loop reads it
+  which the loss ledger (engines.ledger) turns into losses when the loop reads it
   (once per epoch, and at the reporter's refreshes).
 - CPU threads: one while training per-sample steps (measured faster than two: a
   step's ops are too small to split) except for the per-block GEMMs, which use all
@@ -26,38 +26,91 @@ from typing import ClassVar
 import torch
 
 from mnist_rules.engines.base import Engine, unit_floats
-from mnist_rules.engines.blocked_sample_sgd import BLOCK, BlockedSampleSgd, cpu_threads
-from mnist_rules.engines.capture import LazyUnit, mark_static, warn_fallback
-from mnist_rules.engines.input_sources import (
-    InputSource,
-    ResidentInputs,
-    to_device,
-)
-from mnist_rules.engines.mlp_steps import MlpParams, chunk_step
+from mnist_rules.engines.chunks import Chunk
 from mnist_rules.engines.modes import StepMode, Transfer
 from mnist_rules.engines.regions import EPOCH_START
-from mnist_rules.training.rules import Chunk
+from mnist_rules.engines.tuned import input_sources
+from mnist_rules.engines.tuned.blocked_sample_sgd import BLOCK, BlockedSampleSgd
+from mnist_rules.engines.tuned.capture import LazyUnit, mark_static
+from mnist_rules.engines.tuned.input_sources import InputSource, ResidentInputs, to_device
+from mnist_rules.engines.tuned.mlp_steps import MlpParams, chunk_step
+from mnist_rules.engines.tuned.sample_steps import SampleSteps
+from mnist_rules.model import LAYER_SIZES
 
 CLASSES = 10
 EVAL_CHUNK = 2000
 
 
-class _NoRows:
-    """Every position's batch for the kernel mode's steps: nothing (an empty tuple)."""
-
-    def __getitem__(self, position: int) -> tuple:
-        return ()
-
-
-_NO_ROWS = _NoRows()
-
-
 class TunedEngine(Engine):
     name = "tuned"
+    step_modes = frozenset(StepMode) - {StepMode.auto}
     # The kernel step mode's per-sample steps by device type: Triton's fused kernels on
-    # CUDA (engines.triton_sample_sgd), numba's compiled loop on the CPU. The tests point
+    # CUDA (engines.tuned.triton_sample_sgd), numba's compiled loop on the CPU. The tests point
     # "cpu" at "triton" to run Triton's kernels end to end in its interpreter.
     kernel_steps: ClassVar[dict[str, str]] = {"cuda": "triton", "cpu": "numba"}
+
+    @classmethod
+    def create(cls, model, data, device, lr, step_mode, transfer, pinned, world, stream):
+        """With its inputs streamed, copied per step (on CUDA only: on a CPU there is
+        nothing to copy), or resident."""
+        images = data.train_images.reshape(data.train_size, -1)
+        if stream is not None:
+            source = input_sources.StreamedInputs(stream, pinned)
+        elif Transfer(transfer or Transfer.resident) is Transfer.per_step and device.type == "cuda":
+            source = input_sources.HostCopiedInputs(images, device, pinned)
+        else:
+            source = input_sources.ResidentInputs(images, device, pinned)
+        return cls(
+            model, data, device, lr, step_mode, source=source, transfer=transfer, world=world
+        )
+
+    @classmethod
+    def cannot_run(cls, step_mode: StepMode, device_type: str) -> str | None:
+        if step_mode is StepMode.graph and device_type != "cuda":
+            return f"CUDA graphs need a CUDA device; the tuned engine runs eagerly on {device_type}"
+        if step_mode is not StepMode.kernel:
+            return None
+        backend = cls.kernel_steps.get(device_type)
+        if backend is None:
+            return (
+                "the compiled per-sample steps run on the CPU (numba) or on CUDA (Triton); the"
+                f" tuned engine runs eagerly on {device_type}"
+            )
+        if backend == "numba":
+            from mnist_rules.engines.tuned.numba_sample_steps import available
+
+            missing = available()
+            then = (
+                "the tuned engine runs eagerly (pip install numba for the compiled per-sample loop)"
+            )
+            return None if missing is None else f"{missing}; {then}"
+        from mnist_rules.engines.tuned.triton_sample_steps import available, interpreting
+
+        missing = available()
+        if missing is None and interpreting() and device_type == "cuda":
+            missing = (  # a leftover from a session without a GPU
+                "TRITON_INTERPRET=1 is set, which would run Triton's kernels in its"
+                " interpreter, program by program on the host, at hours an epoch (unset it)"
+            )
+        then = f"the tuned engine runs eagerly on {device_type}"
+        return None if missing is None else f"{missing}; {then}"
+
+    @classmethod
+    def prepare_kernel(cls, device) -> float:
+        if cls.kernel_steps.get(device.type) == "triton":
+            from mnist_rules.engines.tuned import triton_sample_steps
+
+            _, hidden1, hidden2, classes = LAYER_SIZES
+            shape = {"hidden1": hidden1, "hidden2": hidden2, "classes": classes}
+            return triton_sample_steps.compile_now(device, block=BLOCK, **shape)
+        from mnist_rules.engines.tuned import numba_sample_steps
+
+        return numba_sample_steps.compile_now()
+
+    @classmethod
+    def kernel_steps_name(cls, device_type: str) -> str:
+        triton = cls.kernel_steps.get(device_type) == "triton"
+        return "the Triton per-sample steps" if triton else "the per-sample loop"
 
     def __init__(
         self,
@@ -77,8 +130,8 @@ class TunedEngine(Engine):
         self.lr, self.step_mode = lr, StepMode(step_mode)
         self.params = MlpParams(self.model)
         n = data.train_size
-        # Where the training images come from (engines.input_sources): resident on the
-        # device unless the factory gave another source.
+        # Where the training images come from (engines.tuned.input_sources): resident on the
+        # device unless `create` gave another source.
         self.source = source or ResidentInputs(data.train_images.reshape(n, -1), device)
         self.source.regions = self.regions
         if self.step_mode.captures and not self.source.static:
@@ -99,10 +152,12 @@ class TunedEngine(Engine):
         self._arange = torch.arange(max(n, block), device=device)
         self._rows: list[tuple[torch.Tensor, torch.Tensor]] | None = None  # per-sample views
         self._per_sample = False
+        self._epoch_open = False  # between start_epoch and end_epoch
+        self._threads_before: int | None = None  # the process's, while an epoch runs
         self._blocked = BlockedSampleSgd(self.params, lr, device, block)
         self._blocked.regions = self.regions
-        # Seconds spent compiling: the kernel's (at plan), and each captured unit's first
-        # call. The loop leaves them out of the training time.
+        # Seconds spent compiling: the kernel's (config.resolve adds it), and each
+        # captured unit's first call. The loop leaves them out of the training time.
         self.compile_seconds = 0.0
         self._chunk_start = 0
         self._train_threads = torch.get_num_threads()
@@ -129,48 +184,23 @@ class TunedEngine(Engine):
         if self.device.type == "cpu":  # the per-block GEMMs are big enough to share
             self._blocked.block_threads = cores
         if self._per_sample and self.step_mode is StepMode.kernel:
-            self._use_kernel(cores)
+            self._blocked = self._kernel_steps()
+            self._blocked.regions = self.regions
+            # No torch op runs between the block GEMMs: they keep all cores for the epoch,
+            # and the new object's block_threads stays None (no switch twice a block).
+            self._train_threads = cores
 
-    def _use_kernel(self, cores: int) -> None:
-        """Per-sample steps through numba's compiled loop or Triton's kernels (by
-        `kernel_steps`), compiled (or loaded from a cache) now; eager with a one-line
-        warning if that fails."""
-        triton = self.kernel_steps.get(self.device.type) == "triton"
-        what = "the Triton per-sample steps" if triton else "the per-sample loop"
-        try:
-            sgd = (self._triton_steps if triton else self._numba_steps)(self._blocked.block)
-        except Exception as error:  # numba's and triton's errors have no common base class
-            warn_fallback(
-                f"--step-mode kernel: compiling {what} failed",
-                error,
-                "the tuned engine runs eagerly",
-            )
-            self.step_mode = StepMode.eager
-            return
-        self._blocked = sgd
-        self._blocked.regions = self.regions
-        # No torch op runs between the block GEMMs: they keep all cores for the epoch,
-        # and the new object's block_threads stays None (no switch twice a block).
-        self._train_threads = cores
+    def _kernel_steps(self) -> SampleSteps:
+        """The kernel mode's per-sample steps, by `kernel_steps`: numba's compiled loop
+        or Triton's kernels (compiled already, by config.resolve: prepare_kernel)."""
+        block = self._blocked.block
+        if self.kernel_steps.get(self.device.type) == "triton":
+            from mnist_rules.engines.tuned.triton_sample_sgd import TritonSampleSgd
 
-    def _numba_steps(self, block: int) -> BlockedSampleSgd:
-        """numba's compiled loop (the CPU's), compiled or loaded from its cache now."""
-        from mnist_rules.engines import numba_sample_steps
-        from mnist_rules.engines.kernel_sample_sgd import KernelSampleSgd
+            return TritonSampleSgd(self.params, self.lr, self.device, block)
+        from mnist_rules.engines.tuned.numba_sample_sgd import NumbaSampleSgd
 
-        self.compile_seconds += numba_sample_steps.compile_now()
-        return KernelSampleSgd(self.params, self.lr, self.device, block)
-
-    def _triton_steps(self, block: int) -> BlockedSampleSgd:
-        """Triton's fused steps (CUDA's), compiled or loaded from its cache now."""
-        from mnist_rules.engines import triton_sample_steps
-        from mnist_rules.engines.triton_sample_sgd import TritonSampleSgd
-
-        sgd = TritonSampleSgd(self.params, self.lr, self.device, block)
-        p = self.params
-        shape = {"hidden1": p.w1.shape[0], "hidden2": p.w2.shape[0], "classes": p.w3.shape[0]}
-        self.compile_seconds += triton_sample_steps.compile_now(self.device, block=block, **shape)
-        return sgd
+        return NumbaSampleSgd(self.params, self.lr, self.device, block)
 
     def _unit(self, key: tuple, make: Callable[[], Callable[[], None]]) -> LazyUnit:
         """The unit for `key`, its function made by `make` on first use. `state`: what
@@ -196,7 +226,7 @@ class TunedEngine(Engine):
         found += [c.cell_contents for c in cells if isinstance(c.cell_contents, torch.Tensor)]
         return found
 
-    def batches(self, order: torch.Tensor, chunks: Sequence[Chunk]) -> Iterator:
+    def start_epoch(self, order: torch.Tensor, chunks: Sequence[Chunk]) -> None:
         with self.regions(EPOCH_START):  # a copy an epoch: not profile's per-step transfer
             self.source.start_epoch(order)
             # One-hot labels in training order, written into the buffer the row views see.
@@ -204,22 +234,43 @@ class TunedEngine(Engine):
             self._onehot.zero_().scatter_(1, labels.unsqueeze(1), 1.0)
         if self._per_sample and chunks and not self.can_stop_at(chunks[0].start):
             raise ValueError(f"per-sample steps resume at a block's start, not {chunks[0].start}")
-        # The epoch's threads, given back also when the loop stops early.
-        with cpu_threads(self._train_threads if self.device.type == "cpu" else None):
-            yield from (self._samples if self._per_sample else self._chunks)(chunks)
+        if self.device.type == "cpu":  # the epoch's threads; end_epoch gives them back
+            self._threads_before = torch.get_num_threads()
+            torch.set_num_threads(self._train_threads)
+        self._epoch_open = True
+        if self._per_sample:
+            self._blocked.begin()
 
-    def _chunks(self, chunks: Sequence[Chunk]) -> Iterator:
-        for c in chunks:
-            yield c.start, c.stop  # the data is on the device: positions are enough
+    def batches(self, order: torch.Tensor, chunks: Sequence[Chunk]) -> Iterator:
+        if not self._per_sample:  # the data is on the device: positions are enough
+            return ((c.start, c.stop) for c in chunks)
+        if self.step_mode is StepMode.kernel:  # its steps take their rows a block at a time
+            return (() for _ in chunks)
+        if self._rows is None:  # 2 x 60,000 views (0.25 s): made once, not every epoch
+            self._rows = list(zip(self._onehot.unbind(0), self._logits.unbind(0), strict=True))
+        return (self._rows[c.start] for c in chunks)  # (one-hot label, logits out)
+
+    def end_epoch(self) -> None:
+        if not self._epoch_open:
+            return
+        self._epoch_open = False
+        try:
+            if self._per_sample:  # the model holds every step taken, also when stopped early
+                self._run_deferred_steps()
+                self._blocked.end()
+        finally:
+            if self._threads_before is not None:
+                torch.set_num_threads(self._threads_before)
+                self._threads_before = None
 
     def _chunk_fn(self, size: int, weight: float, apply: bool) -> Callable[[], None]:
         """One chunk's forward, backward and update, from position self._start."""
         logits = torch.empty(size, CLASSES, device=self.device)
         sync = None
         if self.world.distributed:  # one all-reduce per update, of all six gradients
-            from mnist_rules.training.distributed import all_reduce_sum_
+            import torch.distributed as dist
 
-            sync = lambda: all_reduce_sum_(self.params.flat_grad)  # noqa: E731
+            sync = lambda: dist.all_reduce(self.params.flat_grad)  # noqa: E731 (a sum)
 
         def run() -> None:
             pos = self._arange[:size] + self._start
@@ -233,32 +284,17 @@ class TunedEngine(Engine):
 
         return run
 
-    def _samples(self, chunks: Sequence[Chunk]) -> Iterator:
-        sgd, n = self._blocked, self._positions
-        if self.step_mode is StepMode.kernel:  # its steps take their rows a block at a time
-            rows = _NO_ROWS
-        elif self._rows is None:  # 2 x 60,000 views (0.25 s): made once, not every epoch
-            rows = self._rows = list(
-                zip(self._onehot.unbind(0), self._logits.unbind(0), strict=True)
-            )
-        else:
-            rows = self._rows
-        defer = self.step_mode.captures
-        sgd.begin()
-        try:
-            for c in chunks:
-                i = c.start
-                if i % sgd.block == 0:
-                    size = min(sgd.block, n - i)
-                    if defer and size == sgd.block:  # a whole block: one unit, at its end
-                        self._deferred_block, self._deferred_steps = i, 0
-                    else:  # eager or kernel, or the epoch's last, short block
-                        x = self.source.inputs(i, size, one_by_one=True)
-                        sgd.start_block(x, self._onehot[i : i + size], self._logits[i : i + size])
-                yield rows[i]  # (one-hot label, logits out)
-        finally:  # also when the loop stops early: the model holds every step taken
-            self._run_deferred_steps(rows)
-            sgd.end()
+    def _start_block(self, i: int) -> None:
+        """Per-sample steps: the block that starts at position `i` (the first layer's
+        pending update applied, the new block's GEMMs run), or, in the graph and
+        compiled modes, a whole block deferred to one unit at its end."""
+        sgd = self._blocked
+        size = min(sgd.block, self._positions - i)
+        if self.step_mode.captures and size == sgd.block:  # one unit, at its end
+            self._deferred_block, self._deferred_steps = i, 0
+        else:  # eager or kernel, or the epoch's last, short block
+            x = self.source.inputs(i, size, one_by_one=True)
+            sgd.start_block(x, self._onehot[i : i + size], self._logits[i : i + size])
 
     def _block_fn(self) -> Callable[[], None]:
         """A whole block of per-sample steps from position self._start, first layer
@@ -280,7 +316,7 @@ class TunedEngine(Engine):
 
         return run
 
-    def _run_deferred_steps(self, rows) -> None:
+    def _run_deferred_steps(self) -> None:
         """A deferred block cut short (the loop stopped inside it): its steps so far,
         eagerly, so that the model is the one after every step the loop took."""
         start, steps = self._deferred_block, self._deferred_steps
@@ -290,7 +326,7 @@ class TunedEngine(Engine):
         sgd = self._blocked
         sgd.next_block(self.source.inputs(start, sgd.block))
         for i in range(start, start + steps):
-            sgd.step(*rows[i])
+            sgd.step(self._onehot[i], self._logits[i])
         self.ledger.trained_to(start + steps)
 
     def step(self, batch, chunk: Chunk) -> None:
@@ -300,7 +336,11 @@ class TunedEngine(Engine):
             self._start.fill_(chunk.start)
             self._chunk_start = chunk.start
             unit()
-        elif self._deferred_block is None:
+            self.ledger.trained_to(chunk.stop)
+            return
+        if chunk.start % self._blocked.block == 0:
+            self._start_block(chunk.start)
+        if self._deferred_block is None:
             self._blocked.step(*batch)
         else:
             self._deferred_steps += 1

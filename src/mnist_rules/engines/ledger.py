@@ -27,7 +27,7 @@ from typing import Any
 
 import torch
 
-from mnist_rules.training.rules import Chunk
+from mnist_rules.engines.chunks import Chunk
 
 
 class LossLedger:
