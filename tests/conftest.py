@@ -22,6 +22,27 @@ REPO = Path(__file__).resolve().parent.parent
 REAL_DATA = Path(os.environ.get("MNIST_RULES_REAL_DATA", REPO.parent / "shared" / "data"))
 
 
+# The edit-and-check loop (`pytest -m quick`: about 45 s on 2 cores, docs/development.md)
+# is every test file but these, which start processes (torchrun, the CLI in a fresh
+# interpreter, signals), train on real MNIST, run Triton's interpreter or the notebook.
+SLOW_FILES = {
+    "test_checkpoint.py",
+    "test_cache_dir.py",
+    "test_distributed.py",
+    "test_gpu_check.py",
+    "test_interrupts.py",
+    "test_realdata.py",
+    "test_triton_kernel.py",
+    "test_tutorial.py",
+}
+
+
+def pytest_collection_modifyitems(items) -> None:
+    for item in items:
+        if item.path.name not in SLOW_FILES:
+            item.add_marker(pytest.mark.quick)
+
+
 @pytest.fixture(scope="session")
 def tiny_root(tmp_path_factory) -> Path:
     """A data directory holding a tiny MNIST: 512 training and 200 test images."""
