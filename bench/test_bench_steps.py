@@ -41,6 +41,6 @@ def test_step(benchmark, full_size_data, rule, engine, mode, device):
 
     warmup, rounds = STEPS[rule]
     benchmark.pedantic(one_step, rounds=rounds, warmup_rounds=warmup)
-    steps.close()  # the engine's epoch generator restores the process's threads
+    steps.close()  # ends the epoch: the engine gives back the process's threads
     if benchmark.stats is not None:  # None under --benchmark-disable
         benchmark.extra_info.update(mean_us=round(benchmark.stats.stats.mean * 1e6, 2))

@@ -51,6 +51,10 @@ OPTIONS = [
     *[(c, ["--train-subset", "0"], 2, "--train-subset") for c in COMMANDS],
     *[(c, ["--train-subset", "513"], 2, "--train-subset must be between 1 and 512")
       for c in COMMANDS],
+    ("compare", ["--rules", "batch", "--lr-epoch", "-1"], 2, "--lr-epoch was given, but"),
+    # Several refusals at once: the first in the order they have always been checked.
+    ("train", ["--engine", "torch", "--data-mode", "stream", "--step-mode", "graph"], 2,
+     "--data-mode stream cannot run --step-mode graph"),
     ("train", ["--rule", "minibatch"], 2, "--rule"),
     ("compare", ["--rules", "batch,minibatch"], 2, "unknown rule 'minibatch'"),
     ("profile", ["--rule", "minibatch"], 2, "--rule"),

@@ -155,5 +155,5 @@ def test_kernel_mode_captures_and_replays_its_blocks_while_the_stream_reader_cop
     assert [str(w.message) for w in caught] == []
     streamed = runs["stream"]
     assert streamed.result.step_mode == "kernel" and streamed.result.data_mode == "stream"
-    assert streamed.engine._blocked.replays == 3 + 4  # 4 full blocks an epoch, from the 2nd
+    assert streamed.engine._sample_steps.replays == 3 + 4  # 4 full blocks an epoch, from the 2nd
     assert max_diff(runs["resident"], streamed) < 1e-6

@@ -135,7 +135,7 @@ def test_kernel_mode_matches_the_torch_engine_after_two_epochs(
         runs[engine] = train(config, data=tiny_data)
     plain, fast = runs["torch"], runs["tuned"]
     assert fast.result.step_mode == "kernel"
-    assert isinstance(fast.engine._blocked, TritonSampleSgd)
+    assert isinstance(fast.engine._sample_steps, TritonSampleSgd)
     wa, wb = plain.engine.weights(), fast.engine.weights()
     assert max((wa[k] - wb[k]).abs().max().item() for k in wa) < 1e-5
     for a, b in zip(plain.result.epochs, fast.result.epochs, strict=True):
@@ -147,7 +147,7 @@ def test_kernel_mode_matches_the_torch_engine_after_two_epochs(
     # The loop's refreshes (due every 2 samples) waited for the blocks' ends: each
     # epoch's full block ran whole (on a GPU, the second one from the graph).
     assert calls == [(0, 128), (0, 22)] * 2
-    assert fast.engine._blocked.replays == (1 if CUDA else 0)
+    assert fast.engine._sample_steps.replays == (1 if CUDA else 0)
 
 
 @pytest.mark.skipif(not CUDA, reason="CUDA graphs need a GPU")
@@ -161,7 +161,7 @@ def test_with_the_default_refresh_policy_every_full_block_replays_from_the_secon
     config = TrainConfig(rule="sample", engine="tuned", step_mode="kernel", device="cuda",
                          epochs=2)  # fmt: skip
     run = TrainingRun(config, tiny_data)
-    sgd = run.engine._blocked
+    sgd = run.engine._sample_steps
     assert isinstance(sgd, TritonSampleSgd) and run.result.train_size == 512
     run.run_epoch()
     assert sgd.replays == 3

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from mnist_rules.api.outputs import check_outputs
 from mnist_rules.api.signature import takes
 from mnist_rules.config.options import COMPARE, DEFAULT_ENGINE
-from mnist_rules.config.rules import RULES
+from mnist_rules.config.rules import RULES, batch_rules
 from mnist_rules.engines.modes import EngineName, StepMode
 from mnist_rules.errors import UsageError
 from mnist_rules.world import world_from_env
@@ -59,10 +59,14 @@ def compare(o) -> CompareResult:
     # Each rule's --lr-<rule> (a rule added at run time has none: its default rate).
     lrs = {name: getattr(o, f"lr_{name}", None) for name in RULES}
     for rule, value in lrs.items():
-        if value is not None and rule not in chosen:
+        if value is None:
+            continue
+        if rule not in chosen:
             raise UsageError(f"--lr-{rule} was given, but {rule} is not in --rules.")
+        COMPARE[f"lr_{rule}"].but(positive=True).check(value)  # as --lr is checked
     if o.batch_size is not None and not any(RULES[rule].takes_batch_size for rule in chosen):
-        raise UsageError("--batch-size applies to the batch rule, which is not in --rules.")
+        takers = " or ".join(batch_rules())
+        raise UsageError(f"--batch-size applies to the {takers} rule, which is not in --rules.")
     check_outputs(o.json_out, o.csv_out, o.plot)  # before minutes of training
 
     # Imported here, not at the top: importing mnist_rules must not pay for torch.

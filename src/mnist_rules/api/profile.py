@@ -84,7 +84,9 @@ def profile(o) -> ProfileResult | TransferComparison:
     # Checked as a run, and the data read as its data mode needs (the transfers compare
     # ways to copy a resident set).
     resident = o.compare_transfers or o.transfer is not None
-    first = TrainConfig.from_options(o, data_mode=DataMode.resident if resident else o.data_mode)
+    first = TrainConfig.from_options(
+        o, pinned=bool(o.pinned), data_mode=DataMode.resident if resident else o.data_mode
+    )
     streamed = data_mode_for(first, root) is DataMode.stream
     data = data_mod.load(o.dataset, root, o.train_subset, stream=streamed)
 

@@ -19,11 +19,18 @@ from mnist_rules.device import DeviceChoice
 from mnist_rules.engines.modes import EngineName, StepMode, Transfer
 
 
-def _by_rule(value) -> str:
-    """A per-rule default in words, rules that share it together: 0.1 (epoch, batch)."""
+def _by_rule(value, whole: str = "", by_size: bool = False) -> str:
+    """A per-rule default in words, rules that share it together: "0.1 (epoch, batch),
+    0.01 (sample)"; `whole` said of the
+    rule whose update is the whole set: "2,000 (sample), 200 (batch), 2 (epoch: ...)"
+    (`by_size`: the rules from the smallest updates up)."""
+    rules = list(RULES.values())
+    if by_size:
+        rules.sort(key=lambda r: (r.one_update_per_epoch, r.samples or 0))
     groups: dict[str, list[str]] = {}
-    for rule in RULES.values():
-        groups.setdefault(value(rule), []).append(rule.name)
+    for rule in rules:
+        name = f"{rule.name}: {whole}" if whole and rule.one_update_per_epoch else rule.name
+        groups.setdefault(value(rule), []).append(name)
     return ", ".join(f"{shown} ({', '.join(names)})" for shown, names in groups.items())
 
 
@@ -109,7 +116,7 @@ RUN: dict[str, Spec] = {
     ),
     "pinned": switch(
         "--pinned/--pageable",
-        default=None,  # None: pageable
+        default=False,  # profile's is None: pageable, unless --transfer is asked
         help="Copy from pinned (page-locked) or pageable host memory. Default: pageable."
         " CUDA only.",
         show_default=False,
@@ -186,7 +193,7 @@ TRAIN = Options(
     },
 )
 
-DEFAULT_ENGINE = EngineName.tuned  # compare's, when neither --engine nor --engines names one
+DEFAULT_ENGINE = RUN["engine"].default  # compare's, when neither --engine nor --engines does
 
 COMPARE = Options(
     "compare",
@@ -202,6 +209,7 @@ COMPARE = Options(
         **{
             f"lr_{rule.name}": RUN["lr"].but(
                 flags=(f"--lr-{rule.name}",),
+                positive=False,  # checked after whether its rule is in --rules (compare)
                 help=f"Learning rate of the {rule.name} rule (default {rule.default_lr:g}).",
             )
             for rule in RULES.values()
@@ -272,18 +280,19 @@ PROFILE = Options(
             None,  # None: the rule's (config/rules.py)
             min=1,
             help="Update steps to profile. Default: "
-            + _by_rule(lambda r: f"{r.profile_steps:,}")
-            + " (an epoch rule's update is a whole epoch).",
+            + _by_rule(lambda r: f"{r.profile_steps:,}", "an update is a whole epoch", by_size=True)
+            + ".",
         ),
         "warmup": number(
             "--warmup",
             None,
             min=0,
             help="Update steps before measuring. Default: "
-            + _by_rule(lambda r: f"{r.profile_warmup:,}")
+            + _by_rule(lambda r: f"{r.profile_warmup:,}", by_size=True)
             + ".",
         ),
-        **_pick("transfer", "pinned"),
+        "transfer": RUN["transfer"],
+        "pinned": RUN["pinned"].but(default=None),  # None: pageable
         "compare_transfers": switch(
             "--compare-transfers",
             help="Profile all four of per-step/resident x pinned/pageable and print them as"

@@ -3,11 +3,13 @@ transfer will actually run, before any engine is built, each fallback with its o
 warning. The loop builds the engine from the result (RunModes), and profile and the
 results JSON report it.
 
-- `refuse` (at TrainConfig's construction): the combinations no fallback can mend.
+- `refuse` (at TrainConfig's construction, and with the torchrun job before joining
+  it): the combinations no fallback can mend.
 - `data_mode_for`: step 4 alone, for whoever reads the data before the run is built.
 - `settle`: every step, once the training set's size is known.
 
-No torch at import (the engines' modules are imported when a run is settled).
+No torch at import: the engines' classes (and torch) are imported when a config is
+checked or a run settled.
 """
 
 from __future__ import annotations
@@ -32,27 +34,20 @@ class RunModes:
     """What a run will actually run with."""
 
     engine: EngineName
-    device: torch.device
-    step_mode: StepMode
+    device: torch.device  # under torchrun, this process's
+    step_mode: StepMode  # a fallback at a captured unit's first call is not seen here
     data_mode: DataMode  # resident or stream
-    transfer: Transfer | None  # None: the engine's own way
-    pinned: bool
+    transfer: Transfer  # how inputs reach the device (profile's; a CPU copies nothing)
+    pinned: bool  # copies from pinned host memory (CUDA only)
     compile_seconds: float = 0.0  # compiling the steps while settling: not training time
 
 
-def refuse(config) -> None:
-    """Refuse, before any data is read, what cannot run whatever the device: a step mode
-    the engine does not take, and captured steps (graph, compile) with inputs that
-    move (stream mode, per-step copies)."""
+def refuse(config, world: World = SINGLE) -> None:
+    """Refuse, before any data is read, what cannot run whatever the device: captured
+    steps (graph, compile) with inputs that move (stream mode, per-step copies) or an
+    all-reduce inside (torchrun), and a step mode the engine does not take. Reads the
+    engine's class (config.engine's module, and torch, are imported here)."""
     mode = StepMode(config.step_mode)
-    cls = engine_class(config.engine)
-    if mode is not StepMode.auto and mode not in cls.step_modes:
-        takers = [name.value for name in EngineName if mode in engine_class(name).step_modes]
-        takes = " or ".join(m.value for m in sorted(cls.step_modes, key=list(StepMode).index))
-        raise UsageError(
-            f"--step-mode {mode.value} applies to --engine {' or '.join(takers)}:"
-            f" {cls.why_these_modes} ({takes})."
-        )
     if config.data_mode is DataMode.stream and mode.captures:
         raise UsageError(
             f"--data-mode stream cannot run --step-mode {mode.value}: its captured steps need"
@@ -63,6 +58,19 @@ def refuse(config) -> None:
             f"Per-step transfer cannot run --step-mode {mode.value}: a captured step cannot"
             " copy from the host memory of a different batch each time. Use"
             " --step-mode eager."
+        )
+    cls = engine_class(config.engine)
+    if mode is not StepMode.auto and mode not in cls.step_modes:
+        takers = [name.value for name in EngineName if mode in engine_class(name).step_modes]
+        takes = " or ".join(m.value for m in sorted(cls.step_modes, key=list(StepMode).index))
+        raise UsageError(
+            f"--step-mode {mode.value} applies to --engine {' or '.join(takers) or 'none'}:"
+            f" {cls.why_these_modes} ({takes})."
+        )
+    if world.distributed and mode.captures:
+        raise UsageError(
+            f"--step-mode {mode.value} is not supported under torchrun yet: a step's"
+            " all-reduce would have to be captured with it. Use --step-mode eager or auto."
         )
 
 
@@ -82,29 +90,31 @@ def data_mode_for(config, root: Path, world: World = SINGLE) -> DataMode:
     return DataMode(streaming.auto_data_mode(images_file, world.local_size))
 
 
-def settle(config, *, samples_per_update: int, streamed: bool, world: World = SINGLE) -> RunModes:
+def settle(
+    config,
+    *,
+    samples_per_update: int,
+    streamed: bool,
+    world: World = SINGLE,
+    joined: torch.device | None = None,
+) -> RunModes:
     """The modes `config` runs with, on a training set cut into updates of
-    `samples_per_update` (`streamed`: the set was read in stream mode)."""
+    `samples_per_update` (`streamed`: the set was read in stream mode; `joined`: under
+    torchrun, the device this process joined the job with)."""
     from mnist_rules.device import resolve_device
 
     # 1. The engine: its class declares the step modes it takes (refused otherwise, at
-    #    TrainConfig's construction).
+    #    TrainConfig's construction) and its own way to transfer inputs.
     cls = engine_class(config.engine)
     # 2. The device: auto takes a CUDA GPU when present; cuda without one is an error.
-    device = resolve_device(config.device)
+    device = joined or resolve_device(config.device)
     # 3. The step mode, then whether it can run here (else eager, with one warning).
-    if world.distributed and StepMode(config.step_mode).captures:
-        raise UsageError(
-            f"--step-mode {config.step_mode.value} is not supported under torchrun yet: a"
-            " step's all-reduce would have to be captured with it. Use --step-mode eager or"
-            " auto."
-        )
     per_sample = samples_per_update == 1 and not world.distributed
     step_mode, why = resolve_step_mode(config.step_mode, config.engine, device.type, per_sample)
     if why is not None:
         warnings.warn(why, RuntimeWarning, stacklevel=2)
     seconds = 0.0
-    if step_mode is StepMode.kernel:  # compiled (or loaded from a cache) now
+    if step_mode is StepMode.kernel:  # compiled (or loaded from a cache) now, for BLOCK
         try:
             seconds = cls.prepare_kernel(device)
         except Exception as error:  # numba's and triton's errors have no common base
@@ -115,9 +125,10 @@ def settle(config, *, samples_per_update: int, streamed: bool, world: World = SI
     data_mode = DataMode.stream if streamed else DataMode.resident
     if config.data_mode is DataMode.stream and not streamed:
         raise ValueError("stream mode needs data.load(..., stream=True)")
-    # 5. The transfer: how inputs reach the device (CUDA only; None: the engine's own).
-    transfer = None if config.transfer is None else Transfer(config.transfer)
-    pinned = bool(config.pinned) and device.type == "cuda"
+    # 5. The transfer: how inputs reach the device (the engine's own way unless asked),
+    #    and whether from pinned memory (CUDA only; stream mode's ring always is).
+    transfer = Transfer(config.transfer or cls.own_transfer)
+    pinned = device.type == "cuda" and (bool(config.pinned) or streamed)
     return RunModes(config.engine, device, step_mode, data_mode, transfer, pinned, seconds)
 
 

@@ -81,7 +81,8 @@ def rule_named(name) -> Rule:
 
 def rule_for_size(size: int | None) -> Rule:
     """The rule `sweep` trains a size with: the entry with exactly that many samples per
-    update (ALL: the whole set), else the one --batch-size sets."""
+    update (ALL: the whole set), with its learning rate and shuffling; else the one
+    --batch-size sets. (An entry of ten samples per update would train size 10.)"""
     for rule in RULES.values():
         if rule.samples == size and (size is ALL) == rule.one_update_per_epoch:
             return rule

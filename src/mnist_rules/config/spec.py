@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import math
+import numbers
 import os
 import stat
 from collections.abc import Callable, Iterable
@@ -61,7 +62,8 @@ class Spec:
         return self.flags[0]
 
     def but(self, **changes: Any) -> Spec:
-        """This option with another default or help (the same flag in another command)."""
+        """This option with other fields (a default, help, flags): how a command's table
+        says what its option does differently from the shared one."""
         return dataclasses.replace(self, **changes)
 
     @property
@@ -131,10 +133,10 @@ class Spec:
                     f"Input should be a valid {'integer' if integer else 'number'},"
                     f" unable to parse string as {noun}"
                 ) from None
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):  # numpy's too
             raise self._invalid(f"Input should be a valid {'integer' if integer else 'number'}")
-        if integer and isinstance(value, float):
-            if not value.is_integer():
+        if integer and not isinstance(value, numbers.Integral):
+            if not float(value).is_integer():
                 raise self._invalid(
                     "Input should be a valid integer, got a number with a fractional part"
                 )

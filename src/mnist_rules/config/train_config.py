@@ -1,7 +1,7 @@
 """A run's configuration, TrainConfig: one field per run setting of config/options.py
 (`RUN`: the same names, defaults and checks as the command line's), and two that only
 Python sets. Built from the table, so that a new run option is a row there and nothing
-here. No torch here.
+here. No torch at import (a config's check reads its engine's class: config.resolve).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from mnist_rules.config.spec import Spec
 # at 1000) whatever the update size, so the full-batch rule never holds N activations.
 DEFAULT_CHUNK_SIZE = 1000
 
-# Fields only Python sets: (name, default, what it is).
+# Fields only Python sets, checked as the options are.
 EXTRA = {
     "chunk_size": Spec(("chunk_size",), DEFAULT_CHUNK_SIZE, int, min=1),
     # Keep every update's loss (on the device; copied to the host once per epoch).

@@ -1,12 +1,19 @@
 """The engine interface: what the one training loop needs from an implementation.
 
-The loop (training.loop) walks an epoch's plan of chunks; an engine supplies each
-chunk's data (`batches`) and does its forward/backward pass, applying the SGD update
-after the last chunk of each update (`step`), and evaluates (`evaluate`). Those three
-are all an engine must write. Each step's loss goes into the run's loss ledger
-(engines.ledger), which the engine is given at `plan`: the loop, not the engine,
-reads the running, epoch and per-update losses from it. The optional hooks below say
-where an engine may stop, and hand its weights and optimiser state in and out.
+The loop (training.loop) walks an epoch's plan of chunks (engines.chunks); an engine
+supplies each chunk's data (`batches`) and does its forward/backward pass, applying the
+SGD update after the last chunk of each update (`step`), and evaluates (`evaluate`).
+Those three, and `create` (how the registry makes one), are all an engine must write.
+Each step's loss goes into the run's loss ledger (engines.ledger), which the engine is
+given at `plan`: the loop, not the engine, reads the running, epoch and per-update
+losses from it. An epoch is bracketed by `start_epoch` and `end_epoch` (the loop calls
+the latter in a `finally`: it applies whatever the epoch left pending; `batches` only
+yields data). The optional hooks below say where an engine may stop, and hand its
+weights and optimiser state in and out.
+
+The class attributes are the contract other packages read: the resolver
+(config.resolve) the step modes an engine takes, whether they can run here and its
+own way to transfer inputs; profile its transfer, pinning and stream.
 """
 
 from __future__ import annotations
@@ -43,7 +50,9 @@ class Engine(ABC):
     why_these_modes: ClassVar[str] = "it runs op by op"
     # Stream mode's reader of the mapped training set (data.stream.BlockStream), or None.
     stream = None
-    # How inputs reach the device (profile reports it), and whether host memory is pinned.
+    # How inputs reach the device unless asked otherwise (profile's --transfer), how they
+    # do in this run, and whether from pinned host memory.
+    own_transfer: ClassVar[Transfer] = Transfer.resident
     transfer: Transfer = Transfer.resident
     pinned: bool = False
     # Seconds spent compiling steps so far (the tuned engine's kernel and captured units):
@@ -52,9 +61,9 @@ class Engine(ABC):
     step_mode = StepMode.eager  # how the steps run (the tuned engine has several)
 
     @classmethod
+    @abstractmethod
     def create(cls, model, data, device, lr, step_mode, transfer, pinned, world, stream) -> Engine:
         """The engine for a run, as the registry makes it (engines.registry.create_engine)."""
-        raise NotImplementedError
 
     @classmethod
     def cannot_run(cls, step_mode: StepMode, device_type: str) -> str | None:

@@ -29,6 +29,7 @@ class TorchEngine(Engine):
     name = "torch"
     loads_in_batches = True
     why_these_modes = "the torch engine is the plain PyTorch baseline and runs op by op"
+    own_transfer = Transfer.per_step  # a DataLoader's batches, copied each step
 
     @classmethod
     def create(cls, model, data, device, lr, step_mode, transfer, pinned, world, stream):
@@ -67,11 +68,14 @@ class TorchEngine(Engine):
         self.test_loader = DataLoader(data.test, batch_size=EVAL_BATCH_SIZE)
         self.optimizer = torch.optim.SGD(self.model.parameters(), lr=lr)  # no momentum
 
+    def start_epoch(self, order: torch.Tensor, chunks: Sequence[Chunk]) -> None:
+        if self.stream is not None:  # its reader starts on the epoch's first block
+            self.stream.start_epoch(order)
+
     def batches(self, order: torch.Tensor, chunks: Sequence[Chunk]) -> DataLoader:
         # One DataLoader batch per chunk: a batch_sampler of index lists, so the chunks
         # of an update (and so its samples) are exactly those the plan names.
         if self.stream is not None:
-            self.stream.start_epoch(order)
             return self._streamed(order, chunks)
         order_list = order.tolist()
         return DataLoader(

@@ -44,6 +44,7 @@ from torch.profiler import profile as torch_profile
 
 import mnist_rules
 from mnist_rules.atomic import atomic_path, write_json
+from mnist_rules.data.modes import DataMode
 from mnist_rules.engines.regions import BLOCK_GEMMS, COMPUTE, DATA, EPOCH_START, STEPS
 from mnist_rules.training.loop import TrainingRun
 
@@ -109,8 +110,8 @@ def endless_steps(run: TrainingRun) -> Iterator[tuple[Any, Any]]:
     for _ in itertools.count():
         chunks, order = run.chunks, run.next_order()
         run.ledger.start_epoch()  # each epoch's losses afresh, as the loop keeps them
-        engine.start_epoch(order, chunks)
         try:
+            engine.start_epoch(order, chunks)
             yield from zip(engine.batches(order, chunks), chunks, strict=True)
         finally:
             engine.end_epoch()
@@ -288,9 +289,9 @@ def profile(
         device_name=result.device_name,
         steps=steps,
         warmup=warmup,
-        transfer_mode=_transfer_mode(engine),
+        transfer_mode=_transfer_mode(run),
         data_mode=result.data_mode,
-        pinned=engine.pinned or (stream is not None and device.type == "cuda"),
+        pinned=run.modes.pinned,
         per_step_us=per_step,
         data_us=data_us,
         stall_us=stall_us,
@@ -314,7 +315,8 @@ def profile(
     )
 
 
-def _transfer_mode(engine) -> str:
-    if engine.device.type != "cuda":
+def _transfer_mode(run: TrainingRun) -> str:
+    modes = run.modes
+    if modes.device.type != "cuda":
         return "none"  # a CPU copies nothing, whatever the engine was asked for
-    return "stream" if engine.stream is not None else engine.transfer.value
+    return "stream" if modes.data_mode is DataMode.stream else modes.transfer.value

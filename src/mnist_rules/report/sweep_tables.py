@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from rich.table import Table
 
-from mnist_rules.report.comparison import Comparison, median_epoch_seconds, peak_mib
+from mnist_rules.report.comparison import Comparison, median_epoch_seconds, peak_mib, whole_set
 from mnist_rules.report.numbers import seconds, significant
 from mnist_rules.training.results import RunResult
 
 
 def size_heading(run: RunResult) -> str:
-    return "all" if run.rule == "epoch" else f"b = {run.batch_size:,}"
+    return "all" if whole_set(run) else f"b = {run.batch_size:,}"
 
 
 def duration(seconds: float) -> str:
@@ -42,7 +42,7 @@ def sweep_table(comparison: Comparison) -> Table:
     for run in comparison.runs:
         hit = reached[comparison.label(run)]
         per_epoch = median_epoch_seconds(run)
-        size = f"{run.batch_size:,}" + (" (all)" if run.rule == "epoch" else "")
+        size = f"{run.batch_size:,}" + (" (all)" if whole_set(run) else "")
         table.add_row(
             size,
             f"{run.final.updates:,}",

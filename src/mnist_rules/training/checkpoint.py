@@ -30,6 +30,8 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from mnist_rules.atomic import atomic_path
+from mnist_rules.config.options import RUN
+from mnist_rules.config.rules import RULES
 from mnist_rules.data.modes import STREAM_BLOCK
 from mnist_rules.engines.modes import StepMode
 from mnist_rules.errors import UsageError, UserError
@@ -47,17 +49,17 @@ VERSION = 2
 
 # How to ask for each identity field on the command line, for the mismatch message.
 _OPTIONS = {
-    "rule": "--rule",
+    "rule": RUN["rule"].flag,
     "model": None,  # not an option: a checkpoint of another mnist-rules version's model
-    "dataset": "--dataset",
-    "train_size": "--train-subset",
+    "dataset": RUN["dataset"].flag,
+    "train_size": RUN["train_subset"].flag,
     "data_sha256": None,  # the images themselves: reported as such
-    "engine": "--engine",
-    "lr": "--lr",
-    "batch_size": "--batch-size",
+    "engine": RUN["engine"].flag,
+    "lr": RUN["lr"].flag,
+    "batch_size": RUN["batch_size"].flag,
     "shuffle": None,  # --shuffle or --no-shuffle
     "shuffle_block": None,  # --data-mode resident, or --stream-block N
-    "seed": "--seed",
+    "seed": RUN["seed"].flag,
 }
 
 
@@ -233,7 +235,7 @@ def check_identity(path: Path, saved: dict[str, Any], wanted: dict[str, Any]) ->
                 f" {wanted[key][:12]}…)"
             )
             continue
-        if key == "batch_size" and saved.get("rule") != "batch":
+        if key == "batch_size" and not _takes_batch_size(saved.get("rule")):
             continue  # follows from the rule (1 or the whole set): no option to give
         if key == "shuffle_block":
             parts.append(f"shuffled {_shuffle(theirs)} (this command: {_shuffle(wanted[key])})")
@@ -283,3 +285,8 @@ def _show(value: Any) -> str:
 
 def _shuffle(block: int) -> str:
     return f"in blocks of {block:,} (stream mode)" if block else "as a full permutation"
+
+
+def _takes_batch_size(rule: str | None) -> bool:
+    """Whether --batch-size sets the rule's samples per update (an unknown rule's cannot)."""
+    return rule in RULES and RULES[rule].takes_batch_size

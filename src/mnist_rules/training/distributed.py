@@ -83,6 +83,12 @@ def check_rule(rule: Rule | str, samples_per_update: int, world: World) -> None:
             " other in turn (no faster than one) or update from the same weights (other"
             " math). Run it without torchrun, or use the batch or epoch rule."
         )
+    if not rule.takes_batch_size and not rule.one_update_per_epoch and samples_per_update % k:
+        raise UsageError(
+            f"The {rule.name} rule's {samples_per_update} samples per update do not split"
+            f" evenly over {k} processes. Use a number of processes that divides"
+            f" {samples_per_update}."
+        )
     if rule.takes_batch_size and samples_per_update % k:
         lower = samples_per_update - samples_per_update % k
         raise UsageError(

@@ -1,7 +1,7 @@
 """The training loop: one loop for all three rules.
 
 A rule only fixes how many samples make one update (N, b or 1). The epoch is planned
-once as a list of chunks (config.rules.plan_epoch); the loop hands each chunk's data
+once as a list of chunks (training.plan); the loop hands each chunk's data
 to the engine, which accumulates its weighted gradient and applies the update after
 an update's last chunk, and writes the chunk's loss into the run's loss ledger
 (engines.ledger). Sync points are explicit: the ledger's epoch loss is read once per
@@ -20,7 +20,7 @@ from typing import Any
 import torch
 
 import mnist_rules
-from mnist_rules.config.resolve import RunModes, data_mode_for, settle
+from mnist_rules.config.resolve import RunModes, data_mode_for, refuse, settle
 from mnist_rules.config.train_config import TrainConfig
 from mnist_rules.data import mnist as data_mod
 from mnist_rules.data import stream as streaming
@@ -64,6 +64,7 @@ class TrainingRun:
         rule = config.rule_entry
         joined = None  # under torchrun: this process's device, once it has joined the job
         if world.distributed:  # joined before the data is read: the main process reads first
+            refuse(config, world)
             if rule.samples == 1:
                 distributed.check_rule(rule, 1, world)
             joined = distributed.start(world, resolve_device(config.device))
@@ -81,9 +82,13 @@ class TrainingRun:
         # What will actually run, settled once (config.resolve): the engine is built
         # from it, and the results report it.
         self.modes: RunModes = settle(
-            config, samples_per_update=samples_per_update, streamed=self.streamed, world=world
+            config,
+            samples_per_update=samples_per_update,
+            streamed=self.streamed,
+            world=world,
+            joined=joined,
         )
-        device = joined or self.modes.device
+        device = self.modes.device
         self.engine = create_engine(
             config.engine,
             build_mlp(config.seed),
@@ -190,8 +195,8 @@ class TrainingRun:
         policy = EpochPolicy(chunks, engine.can_stop_at, every, updates, single, first)
         todo = chunks[first:]
         clock = TrainingClock(engine, before)
-        engine.start_epoch(order, todo)
         try:
+            engine.start_epoch(order, todo)
             batches = engine.batches(order, todo)  # data only
             for i, (batch, chunk) in enumerate(zip(batches, todo, strict=True), first):
                 engine.step(batch, chunk)

@@ -1,13 +1,9 @@
 """An epoch's plan: its updates, each split into chunks small enough to keep memory
-independent of the training set's size. No torch here."""
+independent of the training set's size (TrainConfig.chunk_size). No torch here."""
 
 from __future__ import annotations
 
 from mnist_rules.engines.chunks import Chunk
-
-# The most samples in one forward/backward pass: bounds activation memory (about 6 MB
-# at 1000) whatever the update size, so the full-batch rule never holds N activations.
-DEFAULT_CHUNK_SIZE = 1000
 
 
 def plan_epoch(train_size: int, samples_per_update: int, max_chunk: int) -> list[Chunk]:

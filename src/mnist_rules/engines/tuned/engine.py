@@ -154,8 +154,8 @@ class TunedEngine(Engine):
         self._per_sample = False
         self._epoch_open = False  # between start_epoch and end_epoch
         self._threads_before: int | None = None  # the process's, while an epoch runs
-        self._blocked = BlockedSampleSgd(self.params, lr, device, block)
-        self._blocked.regions = self.regions
+        self._sample_steps = BlockedSampleSgd(self.params, lr, device, block)
+        self._sample_steps.regions = self.regions
         # Seconds spent compiling: the kernel's (config.resolve adds it), and each
         # captured unit's first call. The loop leaves them out of the training time.
         self.compile_seconds = 0.0
@@ -182,10 +182,10 @@ class TunedEngine(Engine):
         cores = torch.get_num_threads()
         self._train_threads = 1 if self._per_sample else cores
         if self.device.type == "cpu":  # the per-block GEMMs are big enough to share
-            self._blocked.block_threads = cores
+            self._sample_steps.block_threads = cores
         if self._per_sample and self.step_mode is StepMode.kernel:
-            self._blocked = self._kernel_steps()
-            self._blocked.regions = self.regions
+            self._sample_steps = self._kernel_steps()
+            self._sample_steps.regions = self.regions
             # No torch op runs between the block GEMMs: they keep all cores for the epoch,
             # and the new object's block_threads stays None (no switch twice a block).
             self._train_threads = cores
@@ -193,7 +193,7 @@ class TunedEngine(Engine):
     def _kernel_steps(self) -> SampleSteps:
         """The kernel mode's per-sample steps, by `kernel_steps`: numba's compiled loop
         or Triton's kernels (compiled already, by config.resolve: prepare_kernel)."""
-        block = self._blocked.block
+        block = self._sample_steps.block
         if self.kernel_steps.get(self.device.type) == "triton":
             from mnist_rules.engines.tuned.triton_sample_sgd import TritonSampleSgd
 
@@ -206,7 +206,7 @@ class TunedEngine(Engine):
         """The unit for `key`, its function made by `make` on first use. `state`: what
         a graph capture's warm-up changes and must give back."""
         if key not in self._units:
-            p, sgd = self.params, self._blocked
+            p, sgd = self.params, self._sample_steps
             state = [*p.tensors, *p.grads, sgd.w2a, sgd.w3a]
             fn = make()
             if self.step_mode is StepMode.compiled:
@@ -220,7 +220,7 @@ class TunedEngine(Engine):
         source's, and the unit's own (its closure's)."""
         p = self.params
         found = [*p.tensors, *p.grads, self._onehot, self._logits, self._start, self._arange]
-        for holder in (self._blocked, self.source):
+        for holder in (self._sample_steps, self.source):
             found += [v for v in vars(holder).values() if isinstance(v, torch.Tensor)]
         cells = fn.__closure__ or ()
         found += [c.cell_contents for c in cells if isinstance(c.cell_contents, torch.Tensor)]
@@ -234,12 +234,12 @@ class TunedEngine(Engine):
             self._onehot.zero_().scatter_(1, labels.unsqueeze(1), 1.0)
         if self._per_sample and chunks and not self.can_stop_at(chunks[0].start):
             raise ValueError(f"per-sample steps resume at a block's start, not {chunks[0].start}")
+        self._epoch_open = True  # from here on, end_epoch has something to undo
         if self.device.type == "cpu":  # the epoch's threads; end_epoch gives them back
             self._threads_before = torch.get_num_threads()
             torch.set_num_threads(self._train_threads)
-        self._epoch_open = True
         if self._per_sample:
-            self._blocked.begin()
+            self._sample_steps.begin()
 
     def batches(self, order: torch.Tensor, chunks: Sequence[Chunk]) -> Iterator:
         if not self._per_sample:  # the data is on the device: positions are enough
@@ -257,7 +257,7 @@ class TunedEngine(Engine):
         try:
             if self._per_sample:  # the model holds every step taken, also when stopped early
                 self._run_deferred_steps()
-                self._blocked.end()
+                self._sample_steps.end()
         finally:
             if self._threads_before is not None:
                 torch.set_num_threads(self._threads_before)
@@ -288,7 +288,7 @@ class TunedEngine(Engine):
         """Per-sample steps: the block that starts at position `i` (the first layer's
         pending update applied, the new block's GEMMs run), or, in the graph and
         compiled modes, a whole block deferred to one unit at its end."""
-        sgd = self._blocked
+        sgd = self._sample_steps
         size = min(sgd.block, self._positions - i)
         if self.step_mode.captures and size == sgd.block:  # one unit, at its end
             self._deferred_block, self._deferred_steps = i, 0
@@ -299,7 +299,7 @@ class TunedEngine(Engine):
     def _block_fn(self) -> Callable[[], None]:
         """A whole block of per-sample steps from position self._start, first layer
         applied at its end."""
-        sgd = self._blocked
+        sgd = self._sample_steps
         block = sgd.block
         onehot = torch.zeros(block, CLASSES, device=self.device)
         logits = torch.zeros(block, CLASSES, device=self.device)
@@ -323,7 +323,7 @@ class TunedEngine(Engine):
         self._deferred_block, self._deferred_steps = None, 0
         if start is None or not steps:
             return
-        sgd = self._blocked
+        sgd = self._sample_steps
         sgd.next_block(self.source.inputs(start, sgd.block))
         for i in range(start, start + steps):
             sgd.step(self._onehot[i], self._logits[i])
@@ -338,15 +338,15 @@ class TunedEngine(Engine):
             unit()
             self.ledger.trained_to(chunk.stop)
             return
-        if chunk.start % self._blocked.block == 0:
+        if chunk.start % self._sample_steps.block == 0:
             self._start_block(chunk.start)
         if self._deferred_block is None:
-            self._blocked.step(*batch)
+            self._sample_steps.step(*batch)
         else:
             self._deferred_steps += 1
-            if self._deferred_steps < self._blocked.block:
+            if self._deferred_steps < self._sample_steps.block:
                 return  # waits for its block's unit: the ledger counts steps that ran
-            unit = self._unit(("block", self._blocked.block), self._block_fn)
+            unit = self._unit(("block", self._sample_steps.block), self._block_fn)
             self._start.fill_(self._deferred_block)
             unit()
             self._deferred_block, self._deferred_steps = None, 0
@@ -355,16 +355,16 @@ class TunedEngine(Engine):
     def can_stop_at(self, position: int) -> bool:
         # Per-sample steps stop at a block's end only: the first layer's updates are
         # one GEMM per block, so a block cut in two would sum them in another order.
-        block = self._blocked.block
+        block = self._sample_steps.block
         return not self._per_sample or position % block == 0 or position == self._positions
 
     def sync_model(self) -> None:
         if self._per_sample:  # the pending first-layer update; layers 2 and 3 written back
-            self._blocked.end()
+            self._sample_steps.end()
 
     def flush_steps(self) -> None:
         if self._per_sample:  # the kernel mode's steps taken since its last call
-            self._blocked.run_pending()
+            self._sample_steps.run_pending()
 
     @torch.no_grad()
     def evaluate(self) -> float:

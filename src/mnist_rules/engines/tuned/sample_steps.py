@@ -27,7 +27,10 @@ class SampleSteps(Protocol):
     block: int  # samples per block
     k: int  # steps taken in the current block
     signal: torch.Tensor  # (block, hidden1): dL/dh1 of each step of the block
-    w2a: torch.Tensor  # layer 2's weights with its bias as a last column (captures read it)
+    # Layers 2 and 3 with the bias as a last column: the eager steps' working copies
+    # between begin and end (a captured unit saves and restores them); unused by the
+    # compiled steps, which update the model's parameters in place.
+    w2a: torch.Tensor
     w3a: torch.Tensor
     regions: Regions  # the engine's named regions (profile)
     block_threads: int | None  # CPU threads for the per-block GEMMs (None: leave them)
