@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from mnist_rules.api.signature import takes
 from mnist_rules.atomic import check_writable
 from mnist_rules.config.options import PROFILE
-from mnist_rules.config.rules import rule_named
+from mnist_rules.config.rules import RULES
 from mnist_rules.data.modes import DataMode
 from mnist_rules.engines.modes import Transfer
 from mnist_rules.errors import UsageError
@@ -77,7 +77,7 @@ def profile(o) -> ProfileResult | TransferComparison:
         console = Console(quiet=o.quiet, highlight=False, soft_wrap=True, width=120)
     if resolved.type != "cuda" and (o.transfer is not None or o.pinned is not None):
         console.print(NO_TRANSFER_ON_CPU)
-    rule = rule_named(o.rule)
+    rule = RULES[o.rule]
     steps = o.steps or rule.profile_steps
     warmup = rule.profile_warmup if o.warmup is None else o.warmup
     root = data_mod.resolve_data_dir(o.data_dir)

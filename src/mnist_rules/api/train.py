@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from mnist_rules.api.signature import takes
 from mnist_rules.atomic import atomic_path, check_writable
 from mnist_rules.config.options import TRAIN
-from mnist_rules.config.rules import RULES, batch_rules, rule_named
+from mnist_rules.config.rules import RULES, batch_rules
 from mnist_rules.errors import Interrupted, RunStopped, UsageError, UserError
 from mnist_rules.world import world_from_env
 
@@ -112,7 +112,7 @@ def check_combinations(
     rule_name: str, batch_size: int | None, checkpoint: Path | None, every: int | None
 ) -> None:
     """The options that only make sense together, or with some rules only."""
-    rule = rule_named(rule_name)
+    rule = RULES[rule_name]
     if batch_size is not None and not rule.takes_batch_size:
         takers = " or ".join(batch_rules())
         raise UsageError(

@@ -43,19 +43,11 @@ def command(api: Callable[..., Any], check: Callable[..., None] | None = None) -
     options, and `check(**options)` first when the command line checks more than the
     API does."""
     options = api.options
-    params = []
-    for name, spec in options.specs.items():
-        default = option(spec)
-        if isinstance(spec.kind, Choices) and spec.default is not None:
-            default.default = spec.default  # a name of the Enum made for it
-        params.append(
-            inspect.Parameter(
-                name,
-                inspect.Parameter.KEYWORD_ONLY,
-                default=default,
-                annotation=cli_type(name, spec),
-            )
-        )
+    keyword = inspect.Parameter.KEYWORD_ONLY
+    params = [
+        inspect.Parameter(name, keyword, default=option(spec), annotation=cli_type(name, spec))
+        for name, spec in options.specs.items()
+    ]
 
     def run(**values: Any) -> None:
         if check is not None:

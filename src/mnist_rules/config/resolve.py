@@ -144,12 +144,11 @@ def resolve_step_mode(
     falls back to eager."""
     requested, cls = StepMode(requested), engine_class(engine)
     asked = f"--step-mode {requested.value}"
-    if requested is StepMode.eager or cls.step_modes == frozenset({StepMode.eager}):
-        return StepMode.eager, None
     if requested is StepMode.auto:
-        if not (per_sample and device_type == "cpu"):
-            return StepMode.eager, None
-        requested = StepMode.kernel
+        fastest = per_sample and device_type == "cpu" and StepMode.kernel in cls.step_modes
+        requested = StepMode.kernel if fastest else StepMode.eager
+    if requested is StepMode.eager:
+        return StepMode.eager, None
     if requested is StepMode.kernel and not per_sample:
         return StepMode.eager, None  # GEMM steps: the kernel mode runs them as eager does
     why = cls.cannot_run(requested, device_type)

@@ -12,8 +12,6 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from mnist_rules.errors import UsageError
-
 DEFAULT_BATCH_SIZE = 100
 ALL = None  # samples per update: the whole training set
 
@@ -65,18 +63,6 @@ RULES: dict[str, Rule] = {
              "one per image", "tab:green", 2000, 100),
     )
 }  # fmt: skip
-
-
-def rule_named(name) -> Rule:
-    """The entry for `name` (a str, or an Enum member whose value is one)."""
-    key = getattr(name, "value", name)
-    try:
-        return RULES[key]
-    except (KeyError, TypeError):
-        choices = ", ".join(repr(n) for n in RULES)
-        raise UsageError(
-            f"Invalid value for '--rule': Value error, {key!r} is not one of {choices}."
-        ) from None
 
 
 def rule_for_size(size: int | None) -> Rule:

@@ -12,7 +12,7 @@ from typing import Any
 
 from mnist_rules.config import resolve
 from mnist_rules.config.options import RUN
-from mnist_rules.config.rules import rule_named
+from mnist_rules.config.rules import RULES
 from mnist_rules.config.spec import Spec
 
 # The most samples in one forward/backward pass: bounds activation memory (about 6 MB
@@ -35,7 +35,7 @@ class _Checked:
         # accepted too: "batch", "cpu"); then the rule's defaults filled in.
         for name, spec in {**RUN, **EXTRA}.items():
             setattr(self, name, spec.check(getattr(self, name)))
-        rule = rule_named(self.rule)
+        rule = RULES[self.rule]  # a name --rule's check let through
         if self.lr is None:
             self.lr = rule.default_lr
         if self.shuffle is None:
@@ -45,7 +45,7 @@ class _Checked:
     @property
     def rule_entry(self):
         """The rule's entry (config/rules.py): every fact about it."""
-        return rule_named(self.rule)
+        return RULES[self.rule]
 
     @classmethod
     def from_options(cls, options: SimpleNamespace | dict[str, Any], **overrides: Any):

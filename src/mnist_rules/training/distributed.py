@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
-from mnist_rules.config.rules import Rule, rule_named
+from mnist_rules.config.rules import RULES, Rule
 from mnist_rules.engines.chunks import Chunk
 from mnist_rules.errors import UsageError
 from mnist_rules.world import World
@@ -75,7 +75,7 @@ def stop() -> None:
 
 def check_rule(rule: Rule | str, samples_per_update: int, world: World) -> None:
     """Refuse what cannot be split over `world.size` processes, saying why and what to do."""
-    rule, k = rule_named(rule) if isinstance(rule, str) else rule, world.size
+    rule, k = RULES[rule] if isinstance(rule, str) else rule, world.size
     if rule.samples == 1:
         raise UsageError(
             f"The {rule.name} rule cannot run on {k} processes: each update needs the weights"

@@ -1,4 +1,4 @@
-"""Where the tuned engine's training inputs come from, given to it by the factory: the
+"""Where the tuned engine's training inputs come from, given to it by `create`: the
 set resident on the device (the default), copied from the host each step (`profile`'s
 per-step transfer, CUDA only), or streamed from the memory-mapped file a block at a
 time (stream mode). Each serves the images at positions start..start+size of the
