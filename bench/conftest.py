@@ -1,11 +1,27 @@
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import pytest
 import torch
 
 from idx_files import write_dataset
 from mnist_rules.data.mnist import DatasetName, load
 from mnist_rules.engines.modes import EngineName, StepMode
+
+# Real MNIST, for the benchmarks marked `realdata`, found as tests/conftest.py finds it:
+# ../shared/data beside the repository, or the directory in $MNIST_RULES_REAL_DATA.
+REAL_DATA = Path(
+    os.environ.get("MNIST_RULES_REAL_DATA", Path(__file__).resolve().parents[2] / "shared" / "data")
+)
+
+
+@pytest.fixture(scope="session")
+def real_data_dir() -> Path:
+    if not (REAL_DATA / "MNIST" / "raw" / "train-images-idx3-ubyte").is_file():
+        pytest.skip(f"real MNIST not found in {REAL_DATA} (set MNIST_RULES_REAL_DATA)")
+    return REAL_DATA
 
 
 @pytest.fixture(scope="session")

@@ -45,6 +45,29 @@ print("LOADED", sorted(m for m in heavy if m in sys.modules))
     assert "LOADED []" in out.stdout
 
 
+def test_a_tuned_batch_run_imports_no_torchvision_dynamo_or_numba(tiny_root, tmp_path):
+    # Start-up (docs/engines.md): the files are read without torchvision (its ops import
+    # torch._dynamo, ~1.3 s), and numba is for the kernel step mode only.
+    args = ["train", "--rule", "batch", "--engine", "tuned", "--epochs", "1", "--device",
+            "cpu", "--data-dir", str(tiny_root), "--json", str(tmp_path / "r.json")]  # fmt: skip
+    code = f"""
+import sys
+from mnist_rules.cli import main
+sys.argv = ["mnist-rules", *{args!r}]
+try:
+    main()
+except SystemExit as exc:
+    assert not exc.code, exc.code
+heavy = ("torchvision", "torch._dynamo", "torch._inductor", "numba", "matplotlib", "scipy")
+print("LOADED", sorted(m for m in heavy if m in sys.modules))
+import gc
+print("FROZEN", gc.get_freeze_count() > 0)  # the interpreter's exit need not collect them
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert "LOADED []" in out.stdout and "FROZEN True" in out.stdout
+    assert json.loads((tmp_path / "r.json").read_text())["epochs"][0]["updates"] == 6
+
+
 def test_train_writes_results_json_and_weights(tiny_root, tmp_path):
     out, weights = tmp_path / "r.json", tmp_path / "w.pt"
     result = train_tiny(

@@ -125,3 +125,56 @@ def test_a_truncated_gz_is_named_and_leaves_no_file(tmp_path, offline):
         load(DatasetName.mnist, tmp_path)
     assert not (raw / "train-images-idx3-ubyte").exists()
     assert [p.name for p in raw.iterdir() if p.name.startswith(".")] == []  # no temporary
+
+
+def _bits(t: torch.Tensor) -> torch.Tensor:
+    return t.view(torch.int32) if t.dtype == torch.float32 else t
+
+
+def test_the_idx_reader_gives_torchvisions_tensors_and_items(tiny_root):
+    """The files are read without torchvision: the same tensors its MNIST holds, the
+    same items its ToTensor() makes, bit for bit; and the torch engine's dataset,
+    torchvision's MNIST over the tensors read here, the same again."""
+    from torchvision.datasets import MNIST
+    from torchvision.transforms import ToTensor
+
+    from mnist_rules.data.mnist import MnistSplit
+    from mnist_rules.engines.torch_engine import torchvision_mnist
+
+    data = load(DatasetName.mnist, tiny_root)
+    for ours in (data.train, data.test):
+        assert isinstance(ours, MnistSplit)
+        reference = MNIST(str(tiny_root), train=ours.train, transform=ToTensor())
+        for mine, theirs in ((ours.data, reference.data), (ours.targets, reference.targets)):
+            assert (mine.dtype, mine.shape) == (theirs.dtype, theirs.shape)
+            assert torch.equal(mine, theirs)
+        assert len(ours) == len(reference)
+        engines = torchvision_mnist(ours)
+        assert isinstance(engines, MNIST) and len(engines) == len(reference)
+        assert engines.data is ours.data  # not read a second time
+        for i in (0, 1, len(reference) - 1):
+            (image, label), (expected, expected_label) = ours[i], reference[i]
+            assert image.dtype == expected.dtype == torch.float32
+            assert torch.equal(_bits(image), _bits(expected))
+            assert type(label) is int and label == expected_label
+            image, label = engines[i]
+            assert torch.equal(_bits(image), _bits(expected)) and label == expected_label
+
+
+def test_missing_files_are_downloaded_by_torchvision_then_read(tmp_path, monkeypatch):
+    from torchvision import datasets
+
+    def download(self):  # what torchvision's download leaves behind: the four files
+        write_dataset(Path(self.root), train=64, test=32)
+
+    monkeypatch.setattr(datasets.MNIST, "download", download)
+    data = load(DatasetName.mnist, tmp_path / "new")
+    assert data.train_size == 64 and len(data.test) == 32
+    assert data.train.data.shape == (64, 28, 28) and data.test.targets.dtype == torch.int64
+
+
+def test_images_that_are_not_28_by_28_are_named(tmp_path, offline):
+    raw = write_dataset(tmp_path)
+    write_idx(raw / "train-images-idx3-ubyte", torch.zeros(512, 28, 27, dtype=torch.uint8))
+    with pytest.raises(DataError, match=r"have shape \(512, 28, 27\), not \(N, 28, 28\)"):
+        load(DatasetName.mnist, tmp_path)

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from mnist_rules.api.outputs import check_outputs
 from mnist_rules.api.signature import takes
+from mnist_rules.api.startup import heavy_imports
 from mnist_rules.config.options import COMPARE, DEFAULT_ENGINE
 from mnist_rules.config.rules import RULES, batch_rules
 from mnist_rules.engines.modes import EngineName, StepMode
@@ -70,13 +71,14 @@ def compare(o) -> CompareResult:
     check_outputs(o.json_out, o.csv_out, o.plot)  # before minutes of training
 
     # Imported here, not at the top: importing mnist_rules must not pay for torch.
-    import torch
+    with heavy_imports():
+        import torch
 
-    from mnist_rules.api.results import CompareResult, TrainResult
-    from mnist_rules.api.series import console_for, load_data, print_report, train_series
-    from mnist_rules.config.train_config import TrainConfig
-    from mnist_rules.engines.registry import engine_class
-    from mnist_rules.report.comparison import engine_rule_label, rule_label
+        from mnist_rules.api.results import CompareResult, TrainResult
+        from mnist_rules.api.series import console_for, load_data, print_report, train_series
+        from mnist_rules.config.train_config import TrainConfig
+        from mnist_rules.engines.registry import engine_class
+        from mnist_rules.report.comparison import engine_rule_label, rule_label
 
     def step_mode(engine: EngineName) -> StepMode:
         """With --engines, the step mode is for the engines that take it: the others run

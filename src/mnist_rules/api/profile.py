@@ -9,6 +9,7 @@ import contextlib
 from typing import TYPE_CHECKING
 
 from mnist_rules.api.signature import takes
+from mnist_rules.api.startup import heavy_imports
 from mnist_rules.atomic import check_writable
 from mnist_rules.config.options import PROFILE
 from mnist_rules.config.rules import RULES
@@ -54,17 +55,18 @@ def profile(o) -> ProfileResult | TransferComparison:
             check_writable(path, option)
 
     # Imported here, not at the top: importing mnist_rules must not pay for torch or rich.
-    from rich.console import Console
+    with heavy_imports():
+        from rich.console import Console
 
-    from mnist_rules.api.profile_results import ProfileResult, TransferComparison
-    from mnist_rules.config.resolve import data_mode_for
-    from mnist_rules.config.train_config import TrainConfig
-    from mnist_rules.data import mnist as data_mod
-    from mnist_rules.device import resolve_device
-    from mnist_rules.report.profiling import DEFAULT_TRACE_STEPS
-    from mnist_rules.report.profiling import profile as run_profile
-    from mnist_rules.report.progress import live_display
-    from mnist_rules.training.loop import TrainingRun
+        from mnist_rules.api.profile_results import ProfileResult, TransferComparison
+        from mnist_rules.config.resolve import data_mode_for
+        from mnist_rules.config.train_config import TrainConfig
+        from mnist_rules.data import mnist as data_mod
+        from mnist_rules.device import resolve_device
+        from mnist_rules.report.profiling import DEFAULT_TRACE_STEPS
+        from mnist_rules.report.profiling import profile as run_profile
+        from mnist_rules.report.progress import live_display
+        from mnist_rules.training.loop import TrainingRun
 
     resolved = resolve_device(o.device)
     if o.compare_transfers and resolved.type != "cuda":

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from mnist_rules.api.outputs import check_outputs
 from mnist_rules.api.signature import takes
+from mnist_rules.api.startup import heavy_imports
 from mnist_rules.config.options import SWEEP
 from mnist_rules.config.rules import ALL, rule_for_size
 from mnist_rules.errors import UsageError
@@ -70,10 +71,11 @@ def sweep(o) -> SweepResult:
     check_outputs(o.json_out, o.csv_out, o.plot)  # before minutes of training
 
     # Imported here, not at the top: importing mnist_rules must not pay for torch.
-    from mnist_rules.api.results import SweepResult, TrainResult
-    from mnist_rules.api.series import console_for, load_data, print_report, train_series
-    from mnist_rules.config.train_config import TrainConfig
-    from mnist_rules.report.comparison import size_label
+    with heavy_imports():
+        from mnist_rules.api.results import SweepResult, TrainResult
+        from mnist_rules.api.series import console_for, load_data, print_report, train_series
+        from mnist_rules.config.train_config import TrainConfig
+        from mnist_rules.report.comparison import size_label
 
     def config_for(size: int | None) -> TrainConfig:
         rule = rule_for_size(size)  # the same seed: every size starts from the same weights

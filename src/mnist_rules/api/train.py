@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mnist_rules.api.signature import takes
+from mnist_rules.api.startup import heavy_imports
 from mnist_rules.atomic import atomic_path, check_writable
 from mnist_rules.config.options import TRAIN
 from mnist_rules.config.rules import RULES, batch_rules
@@ -37,22 +38,28 @@ def train(o) -> TrainResult:
                 check_writable(path, option)
 
     # Imported here, not at the top: importing mnist_rules must not pay for torch or rich.
-    import torch
-    from rich.console import Console
+    with heavy_imports():
+        import torch
+        from rich.console import Console
 
-    from mnist_rules.api.results import TrainResult
-    from mnist_rules.config.train_config import TrainConfig
-    from mnist_rules.report.progress import RichReporter, count, final_line
-    from mnist_rules.training import checkpoint as ckpt
-    from mnist_rules.training.distributed import stop as stop_process_group
-    from mnist_rules.training.interrupts import stop_after_update_on_signals
-    from mnist_rules.training.loop import train as run_training
+        from mnist_rules.api.results import TrainResult
+        from mnist_rules.config.train_config import TrainConfig
+        from mnist_rules.report.progress import RichReporter, count, final_line
+        from mnist_rules.training import checkpoint as ckpt
+        from mnist_rules.training.distributed import stop as stop_process_group
+        from mnist_rules.training.interrupts import stop_after_update_on_signals
+        from mnist_rules.training.loop import train as run_training
 
     config = TrainConfig.from_options(o)
     state = ckpt.read(o.resume) if o.resume is not None else None  # a bad file fails first
     saver = None
     if o.checkpoint is not None and world.is_main:
         saver = ckpt.Checkpointer(o.checkpoint, o.checkpoint_every)
+        # A checkpoint holds the optimiser's state_dict, made by a torch.optim.SGD
+        # (engines.base.sgd_state), and an optimiser's first call imports torch._dynamo:
+        # 1.3 s, here, not after the first epoch (where a Ctrl-C would wait for it).
+        with heavy_imports():
+            import torch._dynamo
     console = Console(quiet=o.quiet or not world.is_main, highlight=False, soft_wrap=True)
     if state is not None:
         at = state["position"]

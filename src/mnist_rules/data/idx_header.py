@@ -1,5 +1,5 @@
 """The IDX header check: an MNIST file that is not one, or is cut short, is named with
-what is wrong with it, before torchvision or the memory map reads it."""
+what is wrong with it, before it is read (data.idx_read) or mapped (data.idx_mmap)."""
 
 from __future__ import annotations
 
@@ -12,10 +12,11 @@ from mnist_rules.errors import DataError
 IDX_UBYTE_MAGIC = {3: 0x00000803, 1: 0x00000801}
 
 
-def check_idx_header(path: Path) -> None:
+def check_idx_header(path: Path) -> tuple[int, ...]:
     """Check an MNIST IDX file's magic number and length against its header, so that a
     bad file is named with what is wrong with it (torchvision's parser asserts, or
-    fails to reshape, without saying which file or why)."""
+    fails to reshape, without saying which file or why). Returns the dimensions the
+    header gives."""
     ndim = 3 if "images" in path.name else 1
     kind = "image" if ndim == 3 else "label"
     expected = IDX_UBYTE_MAGIC[ndim]
@@ -44,3 +45,4 @@ def check_idx_header(path: Path) -> None:
             f" {' x '.join(map(str, dims))} bytes of data ({needed:,} bytes with the header),"
             f" but the file has {size:,}. {fix}"
         )
+    return tuple(dims)

@@ -1,20 +1,19 @@
 """IDX files memory-mapped: a training set that is never read whole into memory.
 
-torchvision reads an IDX file in one go, which is fine for MNIST's 47 MB but not for a
-set larger than RAM. Here the file is mapped instead (Python's mmap, read-only), and a
-tensor views the mapping without a copy, so the kernel pages in only what is read.
-Pages once read stay in the process's resident memory until the kernel needs them
-back, so a reader that has copied a range out calls `release` to drop its pages:
-the process then holds only the ranges in flight. The header is checked first
-(data.idx_header.check_idx_header): a damaged file fails with the same clear error as in
-resident mode.
+Resident mode reads an IDX file in one go (data.idx_read), which is fine for MNIST's
+47 MB but not for a set larger than RAM. Here the file is mapped instead (Python's
+mmap, read-only), and a tensor views the mapping without a copy, so the kernel pages in
+only what is read. Pages once read stay in the process's resident memory until the
+kernel needs them back, so a reader that has copied a range out calls `release` to drop
+its pages: the process then holds only the ranges in flight. The header is checked
+first (data.idx_header.check_idx_header): a damaged file fails with the same clear
+error as in resident mode.
 """
 
 from __future__ import annotations
 
 import math
 import mmap
-import struct
 import warnings
 from pathlib import Path
 
@@ -25,10 +24,7 @@ from mnist_rules.data.idx_header import check_idx_header
 
 def idx_shape(path: Path) -> tuple[int, ...]:
     """The dimensions an IDX file's header gives (after checking the whole header)."""
-    check_idx_header(path)
-    with open(path, "rb") as f:
-        ndim = f.read(4)[3]
-        return struct.unpack(f">{ndim}I", f.read(4 * ndim))
+    return check_idx_header(path)
 
 
 class MappedIdx:

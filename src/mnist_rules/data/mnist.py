@@ -1,9 +1,11 @@
-"""MNIST-format data sets, through torchvision.
+"""MNIST-format data sets: where they live, read from their IDX files.
 
-torchvision parses the IDX files and downloads them; this module only decides where
-they live, turns every way of not getting them into one clear error, and applies
---train-subset. Pixels come out in [0, 1] (ToTensor), with no normalisation: that is
-the reference setup.
+The four files are read here (data.idx_read), straight into tensors, as torchvision's
+MNIST would hold them; torchvision only downloads them when they are missing (importing
+it costs about 1.3 s, more than the rest of a tiny run's start-up: docs/engines.md,
+"Start-up"). This module decides where the files live, turns every way of not getting
+them into one clear error, and applies --train-subset. An item's pixels come out in
+[0, 1] (ToTensor's arithmetic), with no normalisation: that is the reference setup.
 """
 
 from __future__ import annotations
@@ -23,7 +25,6 @@ from mnist_rules.errors import DataError, UsageError
 
 if TYPE_CHECKING:
     import torch
-    from torchvision.datasets import MNIST
 
 DATA_DIR_ENV = "MNIST_RULES_DATA"
 
@@ -34,12 +35,20 @@ class DatasetName(str, Enum):
     kmnist = "kmnist"
 
 
-# The torchvision class for each name; all three share MNIST's IDX layout and sizes.
+# The torchvision class for each name (it downloads the files, and names their folder);
+# all three share MNIST's IDX layout, sizes and file names.
 _TORCHVISION_CLASS = {
     DatasetName.mnist: "MNIST",
     DatasetName.fashion_mnist: "FashionMNIST",
     DatasetName.kmnist: "KMNIST",
 }
+# The four files, in torchvision's order; it downloads each as <name>.gz.
+FILES = (
+    "train-images-idx3-ubyte",
+    "train-labels-idx1-ubyte",
+    "t10k-images-idx3-ubyte",
+    "t10k-labels-idx1-ubyte",
+)
 
 
 def resolve_data_dir(cli_value: Path | None) -> Path:
@@ -57,16 +66,32 @@ def resolve_data_dir(cli_value: Path | None) -> Path:
     return cache
 
 
+class MnistSplit:
+    """One split (training or test) read whole: what the engines use of torchvision's
+    MNIST, the same tensors (`data`: uint8 (N, 28, 28), `targets`: int64 (N,)), `train`,
+    len(), and items as its items with ToTensor(): (1x28x28 float32 tensor,
+    float(u8) / 255, int label)."""
+
+    def __init__(self, images: torch.Tensor, labels: torch.Tensor, train: bool):
+        self.data, self.targets, self.train = images, labels, train
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
+        return self.data[index].unsqueeze(0).float().div_(255), int(self.targets[index])
+
+
 @dataclass
 class MnistData:
-    """The training and test sets, as torchvision datasets whose items are
-    (1x28x28 float tensor in [0, 1], int label). `train_size` is the number of leading
-    training images in use (--train-subset); the test set is always used whole."""
+    """The training and test sets (MnistSplit, or StreamedTrainSet for stream mode's
+    training set). `train_size` is the number of leading training images in use
+    (--train-subset); the test set is always used whole."""
 
     name: DatasetName
     raw_folder: Path
-    train: MNIST
-    test: MNIST
+    train: MnistSplit | StreamedTrainSet
+    test: MnistSplit
     train_size: int
 
     def with_train_size(self, train_size: int) -> MnistData:
@@ -90,8 +115,7 @@ def train_images_file(dataset: DatasetName, root: Path) -> Path:
 
 
 def expected_files(dataset: DatasetName) -> list[str]:
-    cls = _dataset_class(dataset)
-    return [name.removesuffix(".gz") for name, _md5 in cls.resources]
+    return list(FILES)
 
 
 def load(
@@ -99,19 +123,15 @@ def load(
 ) -> MnistData:
     """Load (downloading if needed) `dataset` under `root`/<Class>/raw/. `stream`: map
     the training images instead of reading them (StreamedTrainSet, stream mode)."""
-    cls = _dataset_class(dataset)
-    raw_folder = root / cls.__name__ / "raw"
+    raw_folder = root / _TORCHVISION_CLASS[dataset] / "raw"
     files = [raw_folder / name for name in expected_files(dataset)]
-    _extract_copied_archives(cls, raw_folder)
-    if all(f.is_file() for f in files):  # else torchvision downloads, or we say why not
-        for f in files:
-            check_idx_header(f)
-    test = _open(cls, root, raw_folder, dataset, train=False)  # downloads all four if need be
-    if stream:
-        train = StreamedTrainSet(raw_folder)
-    else:
-        train = _open(cls, root, raw_folder, dataset, train=True)
-
+    _extract_copied_archives(raw_folder)
+    if not all(f.is_file() for f in files):  # torchvision downloads them, or we say why not
+        _download(dataset, root, raw_folder)
+    for f in files:
+        check_idx_header(f)
+    test = _read(raw_folder, dataset, train=False)
+    train = StreamedTrainSet(raw_folder) if stream else _read(raw_folder, dataset, train=True)
     data = MnistData(dataset, raw_folder, train, test, len(train))
     return data if train_subset is None else data.with_train_size(train_subset)
 
@@ -134,7 +154,7 @@ class StreamedTrainSet:
         return len(self.data)
 
 
-def _extract_copied_archives(cls: type[MNIST], raw_folder: Path) -> None:
+def _extract_copied_archives(raw_folder: Path) -> None:
     """A copied download: the .gz files torchvision fetches, but not the IDX files it
     extracts from them. Extract them here (torchvision would go to the network first),
     each file whole or not at all; the IDX check that follows judges what came out (a
@@ -143,8 +163,8 @@ def _extract_copied_archives(cls: type[MNIST], raw_folder: Path) -> None:
     import shutil
     import zlib
 
-    for name, _md5 in cls.resources:
-        archive, target = raw_folder / name, raw_folder / name.removesuffix(".gz")
+    for name in FILES:
+        archive, target = raw_folder / f"{name}.gz", raw_folder / name
         if target.is_file() or not archive.is_file():
             continue
         try:
@@ -163,18 +183,14 @@ def _extract_copied_archives(cls: type[MNIST], raw_folder: Path) -> None:
             ) from None
 
 
-def _dataset_class(dataset: DatasetName) -> type[MNIST]:
+def _download(dataset: DatasetName, root: Path, raw_folder: Path) -> None:
+    """Download the four files through torchvision (imported only here), or say why not."""
     from torchvision import datasets
 
-    return getattr(datasets, _TORCHVISION_CLASS[dataset])
-
-
-def _open(cls: type[MNIST], root: Path, raw_folder: Path, dataset: DatasetName, train: bool):
-    from torchvision.transforms import ToTensor
-
+    cls = getattr(datasets, _TORCHVISION_CLASS[dataset])
     created = [d for d in (root, root / cls.__name__, raw_folder) if not d.exists()]
-    try:
-        ds = cls(root=str(root), train=train, download=True, transform=ToTensor())
+    try:  # it downloads all four, then reads the test set (read again by _read)
+        cls(root=str(root), train=False, download=True)
     except RuntimeError as exc:
         if not all((raw_folder / f).is_file() for f in expected_files(dataset)):
             _remove_empty(created)
@@ -185,17 +201,27 @@ def _open(cls: type[MNIST], root: Path, raw_folder: Path, dataset: DatasetName, 
         # a truncated file; neither message says which file or what to do.
         raise _unreadable(raw_folder, exc) from exc
 
+
+def _read(raw_folder: Path, dataset: DatasetName, train: bool) -> MnistSplit:
+    """One split's two files (headers already checked), read whole."""
+    from mnist_rules.data.idx_read import read_idx
+
+    prefix = "train" if train else "t10k"
+    try:
+        images = read_idx(raw_folder / f"{prefix}-images-idx3-ubyte")
+        labels = read_idx(raw_folder / f"{prefix}-labels-idx1-ubyte").long()  # as torchvision
+    except OSError as exc:
+        raise _unreadable(raw_folder, exc) from exc
     split = "training" if train else "test"
-    if ds.data.ndim != 3 or tuple(ds.data.shape[1:]) != (28, 28):
+    if tuple(images.shape[1:]) != (28, 28):
         raise DataError(
             f"The {dataset.value} {split} images in {raw_folder} have shape"
-            f" {tuple(ds.data.shape)}, not (N, 28, 28). Replace the files with the original"
+            f" {tuple(images.shape)}, not (N, 28, 28). Replace the files with the original"
             " IDX files, or delete them to download fresh copies."
         )
-    if len(ds.data) != len(ds.targets):
-        where = f"The {dataset.value} {split} set in {raw_folder}"
-        raise _count_mismatch(where, ds.data, ds.targets)
-    return ds
+    if len(images) != len(labels):
+        raise _count_mismatch(f"The {dataset.value} {split} set in {raw_folder}", images, labels)
+    return MnistSplit(images, labels, train)
 
 
 def _count_mismatch(what: str, images, labels) -> DataError:
