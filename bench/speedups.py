@@ -22,7 +22,9 @@ every run.
 
 from __future__ import annotations
 
+import itertools
 import json
+import math
 import re
 import sys
 from pathlib import Path
@@ -196,11 +198,115 @@ def streaming(report: dict) -> list[str]:
     return lines
 
 
+# Issue 25's gate along the samples-per-update axis (bench/test_bench_sizes.py): from
+# one size to the next the epoch takes at most SIZE_RISE_LIMIT times longer. Its other
+# asks are reported, met or not: the sizes in NO_SLOWER_THAN_ONE no slower than one
+# sample per update (measured 0.93-0.98x at b = 2 and 1.00-1.08x at b = 10: the
+# compiled loop's work per sample is about the same at every size, docs/engines.md),
+# and a per-sample epoch (60,000 updates) in at most SAMPLE_EPOCH_GOAL seconds.
+SIZE_RISE_LIMIT = 1.15
+NO_SLOWER_THAN_ONE = (2, 10)
+SAMPLE_EPOCH_GOAL = 1.0
+EPOCH = 60_000
+
+
+def sizes(report: dict) -> list[str]:
+    """The size benchmark's epoch times along the axis against the gate (FAIL when both
+    the ratio of minimums and of medians miss it), the fit t(b) = t0 + c*b of each step
+    that ran (scipy's linregress over the sizes' median cost per update), b = 2 and 10
+    against b = 1, and the per-sample epoch against its goal."""
+    from statistics import median
+
+    from scipy.stats import linregress
+
+    lines = []
+    for bench in report["benchmarks"]:
+        info = bench.get("extra_info") or {}
+        if "sizes_mode" not in info:
+            continue
+        mode, samples, ran = info["sizes_mode"], info["samples"], info["ran"]
+        times = {int(b): t for b, t in info["seconds"].items()}
+        ordered = sorted(times)
+        # Seconds per 60,000-image epoch: (median, min) of the rounds.
+        epoch = {
+            b: (median(t) * EPOCH / samples, min(t) * EPOCH / samples) for b, t in times.items()
+        }
+        per_update = {b: median(t) / math.ceil(samples / b) * 1e6 for b, t in times.items()}
+        lines += [
+            f"info {mode:<5} b={b:<5} ran {ran[str(b)]:<6} {per_update[b]:>10,.1f} us per update,"
+            f" {epoch[b][0]:.2f} s per 60,000-image epoch (median; min {epoch[b][1]:.2f} s)"
+            for b in ordered
+        ]
+        for steps in sorted(set(ran.values())):
+            xs = [b for b in ordered if ran[str(b)] == steps]
+            if len(xs) >= 3:
+                fit = linregress(xs, [per_update[b] for b in xs])
+                lines.append(
+                    f"info {mode} ({steps} steps, b = {', '.join(map(str, xs))}): t(b) = t0 + c*b"
+                    f" with t0 = {fit.intercept:.1f} +- {fit.intercept_stderr:.1f} us,"
+                    f" c = {fit.slope:.2f} +- {fit.stderr:.2f} us per sample"
+                )
+        if mode != "auto":
+            continue
+        for a, b in itertools.pairwise(ordered):
+            rises = [epoch[b][i] / epoch[a][i] for i in (0, 1)]
+            failed = min(rises) > SIZE_RISE_LIMIT
+            lines.append(
+                f"{'FAIL' if failed else 'ok  '} size {mode}: the epoch at b={b} takes"
+                f" {rises[1]:.2f}x b={a}'s by minimums, {rises[0]:.2f}x by medians;"
+                f" limit {SIZE_RISE_LIMIT:g}x"
+            )
+        for b in (b for b in NO_SLOWER_THAN_ONE if b in epoch and 1 in epoch):
+            ratio = [epoch[b][i] / epoch[1][i] for i in (0, 1)]
+            lines.append(
+                f"info size {mode}: the epoch at b={b} takes {ratio[1]:.2f}x b=1's by minimums,"
+                f" {ratio[0]:.2f}x by medians; target 1x"
+                f" {'met' if min(ratio) <= 1.0 else 'not met'}"
+            )
+        if 1 in epoch:
+            best = epoch[1][1]
+            lines.append(
+                f"info size {mode}: a per-sample epoch projects to {best:.2f} s (min;"
+                f" {epoch[1][0]:.2f} s median); goal {SAMPLE_EPOCH_GOAL:g} s"
+                f" {'met' if best <= SAMPLE_EPOCH_GOAL else 'not met'}"
+            )
+    return lines
+
+
+# Issue 25's start-up (bench/test_bench_startup.py): a tiny run's wall time minus its
+# training time. Importing torch alone takes 1.6-2.1 s wall on the 2-core AMD EPYC
+# (torch 2.14.1, the CUDA wheel), more than the issue's 1.5 s target, so the gate is on
+# what the run takes beyond a bare `import torch` measured in the same rounds: measured
+# -0.11 to -0.32 s (docs/engines.md, "Start-up"); torchvision's or torch._dynamo's
+# import coming back would add about 1.3 s. The target is reported, met or not.
+STARTUP_OVER_TORCH = 0.5
+STARTUP_TARGET = 1.5
+
+
+def startup(report: dict) -> list[str]:
+    """The start-up benchmark's median against a bare import of torch (FAIL more than
+    STARTUP_OVER_TORCH over it) and against the issue's target; nothing without it."""
+    for bench in report["benchmarks"]:
+        info = bench.get("extra_info") or {}
+        if "startup_seconds" in info:
+            run, bare = info["startup_seconds"], info["bare_torch_import_seconds"]
+            over = run - bare
+            return [
+                f"{'FAIL' if over > STARTUP_OVER_TORCH else 'ok  '} start-up of a tiny run:"
+                f" {run:.2f} s beyond its training (median of {info['startup_rounds']}); a bare"
+                f" import of torch took {bare:.2f} s, so {over:+.2f} s over it; limit"
+                f" +{STARTUP_OVER_TORCH:g} s; target {STARTUP_TARGET:g} s"
+                f" {'met' if run <= STARTUP_TARGET else 'not met'}"
+            ]
+    return []
+
+
 def main(argv: list[str]) -> int:
     report = json.loads(Path(argv[1]).read_text())
     for line in processes(report):
         print(line)
-    lines = check(report) + rooflines(report) + streaming(report)
+    lines = check(report) + rooflines(report) + streaming(report) + sizes(report)
+    lines += startup(report)
     if not lines:
         print(
             "speed-up gate: nothing to check in the report (no tuned/torch pair, no roofline)",

@@ -13,6 +13,7 @@ import time
 import pytest
 import torch
 
+from checkpoint_runs import KeepEach, assert_same_run
 from cli_runner import assert_clean_failure, invoke
 from idx_files import write_dataset
 from mnist_rules.config.train_config import TrainConfig
@@ -33,21 +34,6 @@ CASES = [  # (engine, rule, step mode)
     ("torch", "epoch", "eager"),
     ("tuned", "epoch", "eager"),
 ]
-
-
-class KeepEach(Checkpointer):
-    """Keeps a copy of every checkpoint saved, as a crash could leave any of them."""
-
-    def save(self, state):
-        super().save(state)
-        self.kept = [*getattr(self, "kept", []), ckpt.read(self.path)]
-
-
-def assert_same_run(a, b):
-    wa, wb = a.engine.weights(), b.engine.weights()
-    assert all(torch.equal(wa[k], wb[k]) for k in wa), "weights differ"
-    for ea, eb in zip(a.result.epochs, b.result.epochs, strict=True):
-        assert (ea.train_loss, ea.test_acc, ea.updates) == (eb.train_loss, eb.test_acc, eb.updates)
 
 
 @pytest.mark.parametrize(("engine", "rule", "mode"), CASES)

@@ -17,7 +17,9 @@ from mnist_rules.config.train_config import TrainConfig
 from mnist_rules.engines.modes import EngineName, StepMode
 from mnist_rules.engines.tuned import numba_sample_steps, triton_sample_steps
 from mnist_rules.engines.tuned.blocked_sample_sgd import BlockedSampleSgd
+from mnist_rules.engines.tuned.kernel_backends import FASTER_UP_TO
 from mnist_rules.engines.tuned.mlp_steps import MlpParams
+from mnist_rules.engines.tuned.numba_batch_steps import MAX_SAMPLES
 from mnist_rules.engines.tuned.numba_sample_sgd import NumbaSampleSgd
 from mnist_rules.model import build_mlp
 from mnist_rules.training.loop import TrainingRun, train
@@ -125,19 +127,26 @@ def test_stream_mode_in_kernel_mode_trains_as_resident(tiny_root):
 
 
 @pytest.mark.parametrize(
-    ("requested", "engine", "device", "per_sample", "runs"),
+    ("requested", "engine", "device", "samples", "runs"),
     [
-        ("auto", "tuned", "cpu", True, "kernel"),
-        ("auto", "tuned", "cpu", False, "eager"),  # GEMM-bound steps: nothing faster
-        ("auto", "tuned", "cuda", True, "eager"),  # no CUDA mode measured faster yet
-        ("auto", "torch", "cpu", True, "eager"),
-        ("kernel", "tuned", "cpu", False, "eager"),  # batch/epoch: GEMM steps, eager's
-        ("compile", "tuned", "cpu", True, "compile"),
-        ("graph", "tuned", "cuda", True, "graph"),
+        ("auto", "tuned", "cpu", 1, "kernel"),
+        ("auto", "tuned", "cpu", 2, "kernel"),  # small batches: compiled too
+        ("auto", "tuned", "cpu", FASTER_UP_TO["numba"], "kernel"),
+        ("auto", "tuned", "cpu", FASTER_UP_TO["numba"] + 1, "eager"),  # eager measured faster
+        ("kernel", "tuned", "cpu", MAX_SAMPLES, "kernel"),  # asked for: up to what it takes
+        ("kernel", "tuned", "cpu", MAX_SAMPLES + 1, "eager"),
+        ("auto", "tuned", "cpu", 0, "eager"),  # torchrun: an all-reduce per update
+        ("auto", "tuned", "cuda", 1, "eager"),  # no CUDA mode measured faster yet
+        ("auto", "torch", "cpu", 1, "eager"),
+        ("kernel", "tuned", "cpu", 10, "kernel"),
+        ("kernel", "tuned", "cpu", 100, "eager"),  # batch/epoch: GEMM steps, eager's
+        ("kernel", "tuned", "cuda", 2, "eager"),  # Triton's steps take one sample
+        ("compile", "tuned", "cpu", 1, "compile"),
+        ("graph", "tuned", "cuda", 1, "graph"),
     ],
 )
-def test_resolve_step_mode(requested, engine, device, per_sample, runs):
-    mode, why = resolve_step_mode(StepMode(requested), EngineName(engine), device, per_sample)
+def test_resolve_step_mode(requested, engine, device, samples, runs):
+    mode, why = resolve_step_mode(StepMode(requested), EngineName(engine), device, samples)
     assert (mode, why) == (StepMode(runs), None)
 
 
@@ -145,11 +154,11 @@ def test_resolve_step_mode(requested, engine, device, per_sample, runs):
     ("requested", "device", "phrase"),
     [
         ("graph", "cpu", "--step-mode graph: CUDA graphs need a CUDA device"),
-        ("kernel", "mps", "--step-mode kernel: the compiled per-sample steps run on the CPU"),
+        ("kernel", "mps", "--step-mode kernel: the compiled steps run on the CPU"),
     ],
 )
 def test_a_mode_that_cannot_run_here_falls_back_to_eager_saying_why(requested, device, phrase):
-    mode, why = resolve_step_mode(StepMode(requested), EngineName.tuned, device, True)
+    mode, why = resolve_step_mode(StepMode(requested), EngineName.tuned, device, 1)
     assert mode is StepMode.eager and why.startswith(phrase) and "\n" not in why
 
 
@@ -165,9 +174,9 @@ def test_kernel_on_cuda_runs_tritons_steps_if_triton_imports(monkeypatch, missin
     """The kernel mode on CUDA is Triton's (engines.tuned.triton_sample_sgd); auto stays eager."""
     monkeypatch.setattr(triton_sample_steps, "available", lambda: missing)
     monkeypatch.setattr(triton_sample_steps, "interpreting", lambda: False)
-    mode, why = resolve_step_mode(StepMode.kernel, EngineName.tuned, "cuda", True)
+    mode, why = resolve_step_mode(StepMode.kernel, EngineName.tuned, "cuda", 1)
     assert (mode, why) == (StepMode(runs), warning)
-    auto = resolve_step_mode(StepMode.auto, EngineName.tuned, "cuda", True)
+    auto = resolve_step_mode(StepMode.auto, EngineName.tuned, "cuda", 1)
     assert auto == (StepMode.eager, None)
 
 
@@ -203,7 +212,7 @@ def test_a_kernel_that_fails_to_compile_falls_back_to_eager_with_one_warning(
         run = train(config, data=tiny_data)
     (warning,) = caught
     message = str(warning.message)
-    assert "compiling the per-sample loop failed (Failed in nopython mode pipeline)" in message
+    assert "compiling numba's loop failed (Failed in nopython mode pipeline)" in message
     assert "long numba report" not in message
     assert run.result.step_mode == "eager" and run.result.final.updates == 512
 
@@ -240,7 +249,7 @@ def test_profile_splits_the_kernel_into_block_gemms_and_steps(tiny_root, tmp_pat
     assert r["compute_us"] == pytest.approx(r["block_gemms_us"] + r["steps_us"])
     parts = r["data_us"] + r["compute_us"] + r["overhead_us"]
     assert parts == pytest.approx(r["per_step_us"], rel=1e-6)
-    assert "block GEMMs" in result.stdout and "the compiled per-sample loop" in result.stdout
+    assert "block GEMMs" in result.stdout and "the compiled loop" in result.stdout
 
 
 def test_kernel_mode_with_the_torch_engine_is_a_usage_error(tiny_root):

@@ -139,3 +139,19 @@ def test_one_lucky_round_fails_no_gate_but_a_shifted_distribution_does():
     r = report(epoch_sample_tuned_eager_cpu=(1.9, 1.8), epoch_sample_tuned_kernel_cpu=(1, 1))
     (line,) = speedups.check(r)
     assert line.startswith("FAIL")
+
+
+def startup_report(run: float, bare: float) -> dict:
+    info = {"startup_seconds": run, "bare_torch_import_seconds": bare, "startup_rounds": 7}
+    return {"benchmarks": [{"name": "test_startup", "extra_info": info, "stats": {}}]}
+
+
+def test_startup_is_gated_on_what_it_takes_over_a_bare_import_of_torch():
+    (line,) = speedups.startup(startup_report(1.83, 2.0))
+    assert line.startswith("ok") and "-0.17 s over it" in line and "target 1.5 s not met" in line
+    (line,) = speedups.startup(startup_report(1.4, 1.3))
+    assert line.startswith("ok") and "target 1.5 s met" in line
+    limit = speedups.STARTUP_OVER_TORCH
+    (line,) = speedups.startup(startup_report(2.0 + limit + 0.01, 2.0))  # torchvision again
+    assert line.startswith("FAIL")
+    assert speedups.startup({"benchmarks": []}) == []

@@ -205,6 +205,6 @@ def test_kernel_on_cuda_with_tritons_interpreter_on_falls_back_to_eager(monkeypa
     hours an epoch, saying nothing: eager instead, with one warning that says why."""
     monkeypatch.setenv("TRITON_INTERPRET", "1")  # what tests/conftest.py sets without a GPU
     assert steps.interpreting()
-    mode, why = resolve_step_mode(StepMode.kernel, EngineName.tuned, "cuda", True)
+    mode, why = resolve_step_mode(StepMode.kernel, EngineName.tuned, "cuda", 1)
     assert mode is StepMode.eager and "\n" not in why
     assert why.startswith("--step-mode kernel: TRITON_INTERPRET=1 is set") and "unset it" in why

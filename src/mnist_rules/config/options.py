@@ -79,11 +79,11 @@ RUN: dict[str, Spec] = {
         StepMode.auto,
         help="How the tuned engine runs its steps. eager: op by op. graph: each step (a"
         " block of 128 per-sample steps, or one chunk) replayed as a CUDA graph (CUDA only)."
-        " compile: through torch.compile. kernel: per-sample SGD's steps compiled (a numba"
-        " loop per block on the CPU, fused Triton kernels on CUDA); the batch and epoch"
-        " rules' steps are GEMMs and run as in eager. auto: the fastest measured here:"
-        " kernel for the sample rule on the CPU, else eager. A mode that cannot run falls"
-        " back to eager with a one-line warning.",
+        " compile: through torch.compile. kernel: the steps of updates of 1 to 64 samples"
+        " compiled (a numba loop per block on the CPU; fused Triton kernels on CUDA, one"
+        " sample per update); larger updates are GEMMs and run as in eager. auto: the"
+        " fastest measured here: kernel on the CPU up to 50 samples per update, else"
+        " eager. A mode that cannot run falls back to eager with a one-line warning.",
     ),
     "data_mode": choice(
         "--data-mode",
@@ -274,7 +274,7 @@ PROFILE = Options(
     "Measure where one update step's time goes: data, transfer, compute, overhead.",
     {
         "rule": RUN["rule"].but(default="sample", help="The update rule to profile."),
-        **_pick("engine", "step_mode", "device"),
+        **_pick("batch_size", "engine", "step_mode", "device"),
         "steps": number(
             "--steps",
             None,  # None: the rule's (config/rules.py)

@@ -109,14 +109,15 @@ def settle(
     # 2. The device: auto takes a CUDA GPU when present; cuda without one is an error.
     device = joined or resolve_device(config.device)
     # 3. The step mode, then whether it can run here (else eager, with one warning).
-    per_sample = samples_per_update == 1 and not world.distributed
-    step_mode, why = resolve_step_mode(config.step_mode, config.engine, device.type, per_sample)
+    #    Under torchrun an update ends in an all-reduce, which only the eager steps make.
+    samples = 0 if world.distributed else samples_per_update
+    step_mode, why = resolve_step_mode(config.step_mode, config.engine, device.type, samples)
     if why is not None:
         warnings.warn(why, RuntimeWarning, stacklevel=2)
     seconds = 0.0
-    if step_mode is StepMode.kernel:  # compiled (or loaded from a cache) now, for BLOCK
+    if step_mode is StepMode.kernel:  # compiled (or loaded from a cache) now
         try:
-            seconds = cls.prepare_kernel(device)
+            seconds = cls.prepare_kernel(device, samples_per_update)
         except Exception as error:  # numba's and triton's errors have no common base
             what = f"--step-mode kernel: compiling {cls.kernel_steps_name(device.type)} failed"
             warn_fallback(what, error, f"the {cls.name} engine runs eagerly")
@@ -133,23 +134,29 @@ def settle(
 
 
 def resolve_step_mode(
-    requested: StepMode, engine, device_type: str, per_sample: bool
+    requested: StepMode, engine, device_type: str, samples_per_update: int
 ) -> tuple[StepMode, str | None]:
     """Step 3: the step mode that will run, and a one-line warning when it is not the
-    one asked for. auto: kernel for per-sample SGD on the CPU (measured 2.9-3.6x faster
-    than eager; docs/engines.md), eager otherwise: the other rules' steps are GEMMs, and
-    on CUDA no mode has been measured faster yet (the Triton kernel steps included: auto
-    stays eager there until they are). kernel with the other rules is eager, as
-    documented (no warning). A mode the engine says cannot run here (`cannot_run`)
-    falls back to eager."""
+    one asked for (`samples_per_update` 0: updates only the eager steps make).
+
+    auto: kernel wherever the engine's compiled steps are measured faster than eager
+    (`kernel_samples(faster=True)`: on the CPU per-sample SGD, 2.9-3.6x faster, and
+    small batches up to where the eager GEMMs are as fast; docs/engines.md), eager
+    otherwise: larger updates are GEMMs, and on CUDA no mode has been measured faster
+    yet (the Triton kernel steps included: auto stays eager there until they are).
+    kernel with updates larger than its compiled steps take is eager, as documented
+    (no warning). A mode the engine says cannot run here (`cannot_run`) falls back to
+    eager."""
     requested, cls = StepMode(requested), engine_class(engine)
     asked = f"--step-mode {requested.value}"
+    compiled = 1 <= samples_per_update <= cls.kernel_samples(device_type)
     if requested is StepMode.auto:
-        fastest = per_sample and device_type == "cpu" and StepMode.kernel in cls.step_modes
+        faster = samples_per_update <= cls.kernel_samples(device_type, faster=True)
+        fastest = compiled and faster and StepMode.kernel in cls.step_modes
         requested = StepMode.kernel if fastest else StepMode.eager
     if requested is StepMode.eager:
         return StepMode.eager, None
-    if requested is StepMode.kernel and not per_sample:
+    if requested is StepMode.kernel and samples_per_update != 1 and not compiled:
         return StepMode.eager, None  # GEMM steps: the kernel mode runs them as eager does
     why = cls.cannot_run(requested, device_type)
     if why is not None:

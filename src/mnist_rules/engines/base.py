@@ -72,14 +72,22 @@ class Engine(ABC):
         return None
 
     @classmethod
-    def prepare_kernel(cls, device: torch.device) -> float:
-        """Compile (or load from a cache) the kernel step mode's steps now: the seconds it
-        took. Raises what the compiler raised when it cannot."""
+    def prepare_kernel(cls, device: torch.device, samples_per_update: int = 1) -> float:
+        """Compile (or load from a cache) the kernel step mode's steps for updates of
+        `samples_per_update` now: the seconds it took. Raises what the compiler raised
+        when it cannot."""
         raise NotImplementedError(f"the {cls.name} engine has no kernel steps")
 
     @classmethod
     def kernel_steps_name(cls, device_type: str) -> str:
         return "the kernel steps"
+
+    @classmethod
+    def kernel_samples(cls, device_type: str, faster: bool = False) -> int:
+        """The most samples per update the kernel step mode's compiled steps take on this
+        device type (0: none; larger updates are GEMMs, which it runs as eager does);
+        `faster`: the most for which they are measured faster than eager (auto's)."""
+        return 0
 
     def __init__(
         self,

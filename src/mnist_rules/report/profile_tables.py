@@ -64,7 +64,7 @@ def parts_table(r: ProfileResult) -> Table:
         if part == "compute" and (r.block_gemms_us or r.steps_us):  # the kernel step mode
             for name, sub_us, meaning in (
                 ("  block GEMMs", r.block_gemms_us, "P, Gram, W1's update (torch)"),
-                ("  steps", r.steps_us, "the compiled per-sample loop"),
+                ("  steps", r.steps_us, "the compiled loop"),
             ):
                 sub = sub_us / r.per_step_us if r.per_step_us else 0.0
                 table.add_row(name, f"{sub_us:,.1f}", f"{sub:.0%}", "", meaning)

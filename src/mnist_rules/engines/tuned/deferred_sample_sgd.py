@@ -43,7 +43,11 @@ class DeferredSampleSgd(BlockedSampleSgd):
 
     def step(self, onehot=None, logits_out=None) -> None:
         """Take the block's next step (it runs with the others, in one call)."""
-        self.k += 1
+        self.take(1)
+
+    def take(self, samples: int) -> None:
+        """Take the block's next update, of `samples` samples (it runs with the others)."""
+        self.k += samples
         if self.k == self.block:
             self.run_pending()
 

@@ -29,16 +29,21 @@ from mnist_rules.engines.base import Engine, unit_floats
 from mnist_rules.engines.chunks import Chunk
 from mnist_rules.engines.modes import StepMode, Transfer
 from mnist_rules.engines.regions import EPOCH_START
-from mnist_rules.engines.tuned import input_sources
+from mnist_rules.engines.tuned import input_sources, kernel_backends
 from mnist_rules.engines.tuned.blocked_sample_sgd import BLOCK, BlockedSampleSgd
 from mnist_rules.engines.tuned.capture import LazyUnit, mark_static
 from mnist_rules.engines.tuned.input_sources import InputSource, ResidentInputs, to_device
 from mnist_rules.engines.tuned.mlp_steps import MlpParams, chunk_step
 from mnist_rules.engines.tuned.sample_steps import SampleSteps
-from mnist_rules.model import LAYER_SIZES
 
 CLASSES = 10
 EVAL_CHUNK = 2000
+# Eager updates of up to this many samples train on one thread: their GEMMs are too
+# small to share. Measured on the 2-core AMD EPYC, 2,000-6,000 updates, four runs: b = 2
+# took 240-310 us per update on one thread and 250-750 us on two (some runs 3x slower
+# on two, waiting for the other core); b = 10, 400-430 against 390-950 us; b = 50,
+# 1.2-1.3 against 0.9-1.4 ms.
+ONE_THREAD_SAMPLES = 20
 
 
 class TunedEngine(Engine):
@@ -47,6 +52,7 @@ class TunedEngine(Engine):
     # The kernel step mode's per-sample steps by device type: Triton's fused kernels on
     # CUDA (engines.tuned.triton_sample_sgd), numba's compiled loop on the CPU. The tests point
     # "cpu" at "triton" to run Triton's kernels end to end in its interpreter.
+    # What each backend can do and how it compiles: engines.tuned.kernel_backends.
     kernel_steps: ClassVar[dict[str, str]] = {"cuda": "triton", "cpu": "numba"}
 
     @classmethod
@@ -70,47 +76,21 @@ class TunedEngine(Engine):
             return f"CUDA graphs need a CUDA device; the tuned engine runs eagerly on {device_type}"
         if step_mode is not StepMode.kernel:
             return None
-        backend = cls.kernel_steps.get(device_type)
-        if backend is None:
-            return (
-                "the compiled per-sample steps run on the CPU (numba) or on CUDA (Triton); the"
-                f" tuned engine runs eagerly on {device_type}"
-            )
-        if backend == "numba":
-            from mnist_rules.engines.tuned.numba_sample_steps import available
-
-            missing = available()
-            then = (
-                "the tuned engine runs eagerly (pip install numba for the compiled per-sample loop)"
-            )
-            return None if missing is None else f"{missing}; {then}"
-        from mnist_rules.engines.tuned.triton_sample_steps import available, interpreting
-
-        missing = available()
-        if missing is None and interpreting() and device_type == "cuda":
-            missing = (  # a leftover from a session without a GPU
-                "TRITON_INTERPRET=1 is set, which would run Triton's kernels in its"
-                " interpreter, program by program on the host, at hours an epoch (unset it)"
-            )
-        then = f"the tuned engine runs eagerly on {device_type}"
-        return None if missing is None else f"{missing}; {then}"
+        return kernel_backends.missing(cls.kernel_steps.get(device_type), device_type)
 
     @classmethod
-    def prepare_kernel(cls, device) -> float:
-        if cls.kernel_steps.get(device.type) == "triton":
-            from mnist_rules.engines.tuned import triton_sample_steps
+    def kernel_samples(cls, device_type: str, faster: bool = False) -> int:
+        table = kernel_backends.FASTER_UP_TO if faster else kernel_backends.MOST_SAMPLES
+        return table.get(cls.kernel_steps.get(device_type, ""), 0)
 
-            _, hidden1, hidden2, classes = LAYER_SIZES
-            shape = {"hidden1": hidden1, "hidden2": hidden2, "classes": classes}
-            return triton_sample_steps.compile_now(device, block=BLOCK, **shape)
-        from mnist_rules.engines.tuned import numba_sample_steps
-
-        return numba_sample_steps.compile_now()
+    @classmethod
+    def prepare_kernel(cls, device, samples_per_update: int = 1) -> float:
+        backend = cls.kernel_steps[device.type]
+        return kernel_backends.compile_now(backend, device, samples_per_update)
 
     @classmethod
     def kernel_steps_name(cls, device_type: str) -> str:
-        triton = cls.kernel_steps.get(device_type) == "triton"
-        return "the Triton per-sample steps" if triton else "the per-sample loop"
+        return kernel_backends.NAMES[cls.kernel_steps.get(device_type, "numba")]
 
     def __init__(
         self,
@@ -151,7 +131,8 @@ class TunedEngine(Engine):
         self._start = torch.zeros((), dtype=torch.long, device=device)
         self._arange = torch.arange(max(n, block), device=device)
         self._rows: list[tuple[torch.Tensor, torch.Tensor]] | None = None  # per-sample views
-        self._per_sample = False
+        self._per_sample = False  # one sample per update
+        self._blocked = False  # updates run by the blocked steps (self._sample_steps)
         self._epoch_open = False  # between start_epoch and end_epoch
         self._threads_before: int | None = None  # the process's, while an epoch runs
         self._sample_steps = BlockedSampleSgd(self.params, lr, device, block)
@@ -178,29 +159,40 @@ class TunedEngine(Engine):
         # The steps write each sample's logits: the ledger reads its losses from them.
         ledger.keep_logits(self._logits, self._onehot, self.flush_steps)
         first = chunks[0]
-        self._per_sample = first.size == 1 and first.last
+        # Blocked steps (the first layer's updates deferred a block at a time): per-sample
+        # SGD in every step mode, and in the kernel mode every update small enough for
+        # its compiled steps (each chunk a whole update; the epoch's last may be smaller).
+        samples = first.size if first.last else 0
+        kernel = self.step_mode is StepMode.kernel
+        self._per_sample = samples == 1
+        self._blocked = self._per_sample or (
+            kernel and 1 <= samples <= self.kernel_samples(self.device.type)
+        )
         cores = torch.get_num_threads()
-        self._train_threads = 1 if self._per_sample else cores
+        tiny = self._per_sample or (not self._blocked and 1 <= samples <= ONE_THREAD_SAMPLES)
+        self._train_threads = 1 if tiny else cores
         if self.device.type == "cpu":  # the per-block GEMMs are big enough to share
             self._sample_steps.block_threads = cores
-        if self._per_sample and self.step_mode is StepMode.kernel:
-            self._sample_steps = self._kernel_steps()
+        if self._blocked and kernel:
+            self._sample_steps = self._kernel_steps(samples)
             self._sample_steps.regions = self.regions
             # No torch op runs between the block GEMMs: they keep all cores for the epoch,
             # and the new object's block_threads stays None (no switch twice a block).
             self._train_threads = cores
 
-    def _kernel_steps(self) -> SampleSteps:
-        """The kernel mode's per-sample steps, by `kernel_steps`: numba's compiled loop
-        or Triton's kernels (compiled already, by config.resolve: prepare_kernel)."""
-        block = self._sample_steps.block
+    def _kernel_steps(self, samples: int) -> SampleSteps:
+        """The kernel mode's steps for updates of `samples`, by `kernel_steps`: numba's
+        compiled loop or Triton's kernels (compiled already, by config.resolve:
+        prepare_kernel). A block holds whole updates: the most that fit in the eager
+        block, or one."""
+        block = samples * max(1, self._sample_steps.block // samples)
         if self.kernel_steps.get(self.device.type) == "triton":
             from mnist_rules.engines.tuned.triton_sample_sgd import TritonSampleSgd
 
             return TritonSampleSgd(self.params, self.lr, self.device, block)
         from mnist_rules.engines.tuned.numba_sample_sgd import NumbaSampleSgd
 
-        return NumbaSampleSgd(self.params, self.lr, self.device, block)
+        return NumbaSampleSgd(self.params, self.lr, self.device, block, samples)
 
     def _unit(self, key: tuple, make: Callable[[], Callable[[], None]]) -> LazyUnit:
         """The unit for `key`, its function made by `make` on first use. `state`: what
@@ -232,17 +224,17 @@ class TunedEngine(Engine):
             # One-hot labels in training order, written into the buffer the row views see.
             labels = self.labels[order.to(self.device)]
             self._onehot.zero_().scatter_(1, labels.unsqueeze(1), 1.0)
-        if self._per_sample and chunks and not self.can_stop_at(chunks[0].start):
-            raise ValueError(f"per-sample steps resume at a block's start, not {chunks[0].start}")
+        if self._blocked and chunks and not self.can_stop_at(chunks[0].start):
+            raise ValueError(f"blocked steps resume at a block's start, not {chunks[0].start}")
         self._epoch_open = True  # from here on, end_epoch has something to undo
         if self.device.type == "cpu":  # the epoch's threads; end_epoch gives them back
             self._threads_before = torch.get_num_threads()
             torch.set_num_threads(self._train_threads)
-        if self._per_sample:
+        if self._blocked:
             self._sample_steps.begin()
 
     def batches(self, order: torch.Tensor, chunks: Sequence[Chunk]) -> Iterator:
-        if not self._per_sample:  # the data is on the device: positions are enough
+        if not self._blocked:  # the data is on the device: positions are enough
             return ((c.start, c.stop) for c in chunks)
         if self.step_mode is StepMode.kernel:  # its steps take their rows a block at a time
             return (() for _ in chunks)
@@ -255,7 +247,7 @@ class TunedEngine(Engine):
             return
         self._epoch_open = False
         try:
-            if self._per_sample:  # the model holds every step taken, also when stopped early
+            if self._blocked:  # the model holds every step taken, also when stopped early
                 self._run_deferred_steps()
                 self._sample_steps.end()
         finally:
@@ -264,25 +256,32 @@ class TunedEngine(Engine):
                 self._threads_before = None
 
     def _chunk_fn(self, size: int, weight: float, apply: bool) -> Callable[[], None]:
-        """One chunk's forward, backward and update, from position self._start."""
-        logits = torch.empty(size, CLASSES, device=self.device)
+        """One chunk's forward, backward and update: from position self._chunk_start
+        (eager), or from the device's self._start (a captured unit)."""
         sync = None
         if self.world.distributed:  # one all-reduce per update, of all six gradients
             import torch.distributed as dist
 
             sync = lambda: dist.all_reduce(self.params.flat_grad)  # noqa: E731 (a sum)
+        step = lambda x, onehot, logits: chunk_step(  # noqa: E731
+            self.params, x, onehot, logits, weight, self.lr, apply, self.regions, sync
+        )
 
-        def run() -> None:
+        def eager() -> None:  # the chunk's rows are slices: no gather, no scatter
+            start = self._chunk_start
+            x = self.source.inputs(start, size)
+            step(x, self._onehot[start : start + size], self._logits[start : start + size])
+
+        if not self.step_mode.captures:
+            return eager
+        logits = torch.empty(size, CLASSES, device=self.device)
+
+        def captured() -> None:  # a replay cannot read the host: positions on the device
             pos = self._arange[:size] + self._start
-            if self.source.static:  # through a device index: a captured unit can
-                x = self.source.at(pos)
-            else:  # eager only: the chunk's start is known on the host
-                x = self.source.inputs(self._chunk_start, size)
-            onehot = self._onehot[pos]
-            chunk_step(self.params, x, onehot, logits, weight, self.lr, apply, self.regions, sync)
+            step(self.source.at(pos), self._onehot[pos], logits)
             self._logits.index_copy_(0, pos, logits)
 
-        return run
+        return captured
 
     def _start_block(self, i: int) -> None:
         """Per-sample steps: the block that starts at position `i` (the first layer's
@@ -330,17 +329,20 @@ class TunedEngine(Engine):
         self.ledger.trained_to(start + steps)
 
     def step(self, batch, chunk: Chunk) -> None:
-        if not self._per_sample:
+        if not self._blocked:
             key = ("chunk", chunk.size, chunk.weight, chunk.last)
             unit = self._unit(key, lambda: self._chunk_fn(*key[1:]))
-            self._start.fill_(chunk.start)
+            if self.step_mode.captures:
+                self._start.fill_(chunk.start)
             self._chunk_start = chunk.start
             unit()
             self.ledger.trained_to(chunk.stop)
             return
         if chunk.start % self._sample_steps.block == 0:
             self._start_block(chunk.start)
-        if self._deferred_block is None:
+        if self.step_mode is StepMode.kernel:  # the update runs with its block's others
+            self._sample_steps.take(chunk.size)
+        elif self._deferred_block is None:
             self._sample_steps.step(*batch)
         else:
             self._deferred_steps += 1
@@ -356,14 +358,14 @@ class TunedEngine(Engine):
         # Per-sample steps stop at a block's end only: the first layer's updates are
         # one GEMM per block, so a block cut in two would sum them in another order.
         block = self._sample_steps.block
-        return not self._per_sample or position % block == 0 or position == self._positions
+        return not self._blocked or position % block == 0 or position == self._positions
 
     def sync_model(self) -> None:
-        if self._per_sample:  # the pending first-layer update; layers 2 and 3 written back
+        if self._blocked:  # the pending first-layer update; layers 2 and 3 written back
             self._sample_steps.end()
 
     def flush_steps(self) -> None:
-        if self._per_sample:  # the kernel mode's steps taken since its last call
+        if self._blocked:  # the kernel mode's steps taken since its last call
             self._sample_steps.run_pending()
 
     @torch.no_grad()

@@ -62,17 +62,22 @@ def chunk_step(
         a1 = torch.addmm(p.b1, x, p.w1t).relu_()
         a2 = torch.addmm(p.b2, a1, p.w2t).relu_()
         z = torch.addmm(p.b3, a2, p.w3t, out=logits_out)
+    fused = weight == 1.0 and apply and grad_sync is None  # the whole update at once
     with region(BACKWARD):
-        # d(mean CE)/dz = (softmax - onehot) / B, scaled by the chunk's share of the update
-        dz = torch.softmax(z, 1).sub_(onehot).mul_(weight / x.shape[0])
+        # d(mean CE)/dz = (softmax - onehot) / B, scaled by the chunk's share of the
+        # update; when fused, the scale goes into the updates' alpha (one op fewer).
+        dz = torch.softmax(z, 1).sub_(onehot)
+        scale = weight / x.shape[0]
+        if not fused:
+            dz.mul_(scale)
         dh2 = threshold_backward(dz @ p.w3, a2, 0)
         dh1 = threshold_backward(dh2 @ p.w2, a1, 0)
     layers = ((dz, a2, 4), (dh2, a1, 2), (dh1, x, 0))  # (grad out, input, index of W)
-    if weight == 1.0 and apply and grad_sync is None:  # the whole update: fused
+    if fused:
         with region(UPDATE):
             for d_out, inp, i in layers:
-                p.tensors[i].addmm_(d_out.t(), inp, alpha=-lr)
-                p.tensors[i + 1].add_(d_out.sum(0), alpha=-lr)
+                p.tensors[i].addmm_(d_out.t(), inp, alpha=-lr * scale)
+                p.tensors[i + 1].add_(d_out.sum(0), alpha=-lr * scale)
         return
     with region(BACKWARD):  # the weight gradients, accumulated
         for d_out, inp, i in layers:

@@ -189,12 +189,18 @@ def _steps(pre, gram, signal, k0, k1, w2, b2, w3, b3, onehot, logits, lr, scratc
 @cache
 def compiled_steps():
     """The jitted `_steps` (numba must be available)."""
+    return jit_cached(_steps)
+
+
+def jit_cached(fn):
+    """`fn` jitted as the compiled loops are, with numba's on-disk cache where it may
+    write one (numba must be available)."""
     numba = _numba()
     if isinstance(numba, str):
         raise ImportError(numba)
     jit = lambda cache: numba.njit(  # noqa: E731
         fastmath=FASTMATH, nogil=True, cache=cache, boundscheck=False
-    )(_steps)
+    )(fn)
     try:
         return jit(cache=True)
     except RuntimeError:  # "no locator available": nowhere numba may write its cache
