@@ -148,3 +148,10 @@ def test_a_sweep_runs_every_small_size_compiled(tiny_root, tmp_path):
     assert result.exit_code == 0, result.output
     runs = json.loads(out.read_text())["runs"]
     assert [r["step_mode"] for r in runs] == ["kernel"] * 4 + ["eager"]
+
+
+def test_an_update_cut_into_chunks_runs_and_says_eager(tiny_data):
+    """--step-mode kernel with updates larger than a chunk: the eager steps accumulate
+    them, and the results say eager, not kernel."""
+    run = train(batch_config(10, chunk_size=4), tiny_data)
+    assert run.result.step_mode == "eager"

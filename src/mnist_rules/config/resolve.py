@@ -109,8 +109,10 @@ def settle(
     # 2. The device: auto takes a CUDA GPU when present; cuda without one is an error.
     device = joined or resolve_device(config.device)
     # 3. The step mode, then whether it can run here (else eager, with one warning).
-    #    Under torchrun an update ends in an all-reduce, which only the eager steps make.
-    samples = 0 if world.distributed else samples_per_update
+    #    Under torchrun an update ends in an all-reduce, which only the eager steps make;
+    #    an update cut into several chunks (chunk_size) is accumulated, eager's too.
+    whole = samples_per_update <= config.chunk_size
+    samples = samples_per_update if whole and not world.distributed else 0
     step_mode, why = resolve_step_mode(config.step_mode, config.engine, device.type, samples)
     if why is not None:
         warnings.warn(why, RuntimeWarning, stacklevel=2)
