@@ -1,7 +1,7 @@
 """The cost of an update along the samples-per-update axis: the tuned engine on the
 CPU at b = 1, 2, 5, 10, 20, 50, 100 and 1000 samples per update, in the step mode
-`sweep` runs it with (auto: the compiled loop up to its largest size, eager GEMMs
-above) and eagerly. Each size trains the first SAMPLES images of real MNIST with the
+`sweep` runs it with (auto: the compiled loop up to kernel_backends.FASTER_UP_TO,
+50, eager GEMMs above) and eagerly. Each size trains the first SAMPLES images of real MNIST with the
 rule `sweep` gives it (its learning rate and shuffling). Real images, not generated
 ones: the compiled loop skips the rows of layer 2 whose ReLU gradient is zero, so its
 cost follows how many are open, which the data and the learning rate set.

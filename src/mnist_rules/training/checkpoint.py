@@ -207,8 +207,9 @@ def load_state_dict(run: TrainingRun, state: dict[str, Any], source: Path | str)
     if mid_epoch and not (samples in boundaries and run.engine.can_stop_at(samples)):
         raise UsageError(
             f"--resume {source}: the checkpoint stopped at sample {samples:,} of its"
-            " epoch, which is not a point this engine can resume from; resume it with"
-            " the mnist-rules that wrote it."
+            " epoch, which is not a point this engine can resume from (the kernel step"
+            " mode resumes at a block's end only); resume it with --step-mode eager, or"
+            " with the mnist-rules that wrote it."
         )
     run.engine.model.load_state_dict(state["model"])
     run.engine.load_sgd_state(state["sgd"])

@@ -6,15 +6,16 @@
 - Math: the MLP's backward written out (engines.tuned.mlp_steps), the update fused into it;
   per-sample SGD defers the first layer's updates a block at a time
   (engines.tuned.blocked_sample_sgd), which is where that rule's time went; in the kernel
-  step mode a block's per-sample steps run as one compiled loop on the CPU
-  (engines.tuned.numba_sample_sgd), or as two fused Triton launches each on CUDA
-  (engines.tuned.triton_sample_sgd).
+  step mode a block's updates of 1 to 64 samples run as one compiled loop on the CPU
+  (engines.tuned.numba_sample_sgd), or its per-sample steps as two fused Triton
+  launches each on CUDA (engines.tuned.triton_sample_sgd); kernel_backends says which.
 - No host sync per step: each sample's logits are written into one device tensor,
   which the loss ledger (engines.ledger) turns into losses when the loop reads it
   (once per epoch, and at the reporter's refreshes).
-- CPU threads: one while training per-sample steps (measured faster than two: a
-  step's ops are too small to split) except for the per-block GEMMs, which use all
-  cores; all cores for the other rules. Set for the epoch's loop only, so evaluation
+- CPU threads: one while training eager per-sample steps or eager updates of up to
+  ONE_THREAD_SAMPLES (measured faster than two: their ops are too small to split),
+  except for the per-block GEMMs, which use all cores; all cores for the kernel mode
+  and larger updates. Set for the epoch's loop only, so evaluation
   and whatever runs next keep the process's setting.
 """
 
@@ -162,7 +163,9 @@ class TunedEngine(Engine):
         # Blocked steps (the first layer's updates deferred a block at a time): per-sample
         # SGD in every step mode, and in the kernel mode every update small enough for
         # its compiled steps (each chunk a whole update; the epoch's last may be smaller).
-        samples = first.size if first.last else 0
+        # (Under torchrun each process's chunk is a share of an update, summed by an
+        # all-reduce that only the chunk steps make.)
+        samples = first.size if first.last and not self.world.distributed else 0
         kernel = self.step_mode is StepMode.kernel
         self._per_sample = samples == 1
         self._blocked = self._per_sample or (

@@ -11,11 +11,12 @@ starts at block position s computes its first layer as
 size: the gradient of the update's mean loss), and the update's b samples then go
 through layers 2 and 3 together:
 
-- layer 2's forward takes four rows of W2 at a time past all b samples, so each row is
-  read from memory once per update, not once per sample;
-- the backward reads W3 and W2 as they were before the update, and each row of W2 is
-  used for the b samples' dL/da1 and then updated in the same pass (a row whose ReLU
-  gradient is zero for all b samples adds nothing to either, and is skipped);
+- layer 2's forward takes four rows of W2 at a time past two samples at a time, in
+  groups of eight samples, so each row is read once per group, not once per sample;
+- the backward uses W3 and W2 as they were before the update: one pass per sample over
+  the rows of W2 where its gradient is not zero, each row read for dL/da1 and then
+  updated, and the share of the update's earlier samples taken off afterwards through
+  their dot products (numba_batch_kernel.py);
 - W2, W3 and their biases change once per update, by the mean over its samples, in
   place in the model's own parameters (numpy views: nothing is copied).
 

@@ -47,6 +47,9 @@ class SampleSteps(Protocol):
     def step(self, onehot: torch.Tensor | None = None, logits_out: torch.Tensor | None = None):
         """Take the block's next step (eager: its rows; compiled: none, they have them)."""
 
+    def take(self, samples: int) -> None:
+        """The compiled steps only: take the block's next update, of `samples` samples."""
+
     def run_pending(self) -> None:
         """Run the steps taken but not yet run (the logits then hold them)."""
 
