@@ -51,6 +51,14 @@ RUN: dict[str, Spec] = {
         help="; ".join(f"{rule.name}: {rule.help}" for rule in RULES.values()) + ".",
     ),
     "epochs": number("--epochs", 10, min=1, help="Passes over the training set."),
+    "evals_per_epoch": number(
+        "--evals-per-epoch",
+        1,
+        min=1,
+        help="Read the test accuracy this many times an epoch, at evenly spaced updates (the"
+        " last at the epoch's end), off the training clock; the weights are the same"
+        " whatever the number.",
+    ),
     "lr": number(
         "--lr",
         None,  # None: the rule's reference rate
@@ -158,7 +166,8 @@ TRAIN = Options(
     "train",
     "Train the MLP with one update rule; print a line per epoch.",
     {
-        **_pick("rule", "epochs", "lr", "batch_size", "shuffle", "engine", *STREAM),
+        **_pick("rule", "epochs", "evals_per_epoch", "lr", "batch_size", "shuffle", "engine"),
+        **_pick(*STREAM),
         **_pick("step_mode", *DATA, "seed", "json_out"),
         "save": path("--save", dir_okay=False, help="Save the final weights (a state_dict) here."),
         "checkpoint": path(

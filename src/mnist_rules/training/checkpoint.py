@@ -36,7 +36,7 @@ from mnist_rules.data.modes import STREAM_BLOCK
 from mnist_rules.engines.modes import StepMode
 from mnist_rules.errors import UsageError, UserError
 from mnist_rules.model import LAYER_SIZES
-from mnist_rules.training.results import EpochResult
+from mnist_rules.training.results import EpochResult, Evaluation
 
 if TYPE_CHECKING:
     from mnist_rules.data.mnist import MnistData
@@ -216,6 +216,8 @@ def load_state_dict(run: TrainingRun, state: dict[str, Any], source: Path | str)
     run.order_rng.set_state(state["rng"]["order"])
     torch.set_rng_state(state["rng"]["torch"])
     run.result.epochs = [EpochResult(**e) for e in state["result"]["epochs"]]
+    saved = state["result"].get("evaluations", [])  # none in a checkpoint from before 4
+    run.result.evaluations = [Evaluation(**e) for e in saved]
     if mid_epoch:
         run.resume_at(state["order"], samples, position["updates"], position["seconds"],
                       state["losses"])  # fmt: skip

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,27 +21,31 @@ from typing import Any
 import torch
 
 import mnist_rules
-from mnist_rules.config.resolve import RunModes, data_mode_for, refuse, settle
+from mnist_rules.config.resolve import RunModes, refuse, settle
 from mnist_rules.config.train_config import TrainConfig
 from mnist_rules.data import mnist as data_mod
 from mnist_rules.data import stream as streaming
 from mnist_rules.data.mnist import MnistData
-from mnist_rules.data.modes import DataMode
 from mnist_rules.device import describe, resolve_device
 from mnist_rules.engines.ledger import LossLedger
 from mnist_rules.engines.registry import create_engine
 from mnist_rules.errors import Diverged, Interrupted, UsageError
 from mnist_rules.model import build_mlp
 from mnist_rules.training import checkpoint as ckpt
-from mnist_rules.training import distributed, stops
+from mnist_rules.training import distributed, evaluations, stops
 from mnist_rules.training.checkpoint import Checkpointer
 from mnist_rules.training.epoch_policy import EpochPolicy, TrainingClock
 from mnist_rules.training.interrupts import STOP
 from mnist_rules.training.memory import PeakMemory
 from mnist_rules.training.plan import plan_epoch
 from mnist_rules.training.reporter import SILENT, Reporter
-from mnist_rules.training.results import EpochResult, RunResult
+from mnist_rules.training.results import EpochResult, Evaluation, RunResult
+from mnist_rules.training.run_data import data_for
 from mnist_rules.world import SINGLE, World
+
+# Called with each evaluation as it is made; a reason ("target", "pruned") ends the run
+# there, None trains on. Under torchrun every process must answer the same.
+OnEvaluation = Callable[[Evaluation], str | None]
 
 
 @dataclass
@@ -68,7 +73,7 @@ class TrainingRun:
             if rule.samples == 1:
                 distributed.check_rule(rule, 1, world)
             joined = distributed.start(world, resolve_device(config.device))
-        data = _data_for(config, world, data)
+        data = data_for(config, world, data)
         self.streamed = isinstance(data.train, data_mod.StreamedTrainSet)
         n = data.train_size
         if rule.takes_batch_size and config.batch_size is not None and config.batch_size > n:
@@ -115,6 +120,9 @@ class TrainingRun:
         self.ledger = LossLedger(self.chunks, device)
         self.engine.plan(self.chunks, self.ledger)
         self.updates_per_epoch = rule.updates_per_epoch(n, config.batch_size)
+        evaluations.check(config.evals_per_epoch, self.updates_per_epoch, f"the {rule.name} rule")
+        self.samples_per_update = samples_per_update
+        self.on_evaluation: OnEvaluation | None = None  # set by train()
         self.order_rng = torch.Generator().manual_seed(config.seed)
         self._data = data
         self._data_sha256: str | None = None
@@ -142,6 +150,7 @@ class TrainingRun:
             compile_seconds=self.engine.compile_seconds,
             world_size=world.size,
             data_mode=self.modes.data_mode.value,
+            evals_per_epoch=config.evals_per_epoch,
         )
 
     def _my_order(self) -> torch.Tensor:
@@ -176,8 +185,10 @@ class TrainingRun:
     def train_epoch(
         self, reporter: Reporter = SILENT, checkpoint: Checkpointer | None = None
     ) -> tuple[float, float, int]:
-        """One epoch of updates, no evaluation: (mean train loss, seconds, updates); a
-        resumed epoch goes on from where it stopped. Raises Diverged at the first
+        """One epoch of updates: (mean train loss, seconds, updates); a resumed epoch
+        goes on from where it stopped. The evaluations due before the epoch's end
+        (--evals-per-epoch) are made off the clock; one that on_evaluation answers with
+        a reason ends the epoch there (`stopped_early`). Raises Diverged at the first
         refresh (or the epoch's end) whose running loss is NaN or infinite, naming the
         update where it first was; Interrupted after the update in progress when a
         signal asked (at the next update the engine can resume from bit for bit)."""
@@ -195,6 +206,8 @@ class TrainingRun:
         policy = EpochPolicy(chunks, engine.can_stop_at, every, updates, single, first)
         todo = chunks[first:]
         clock = TrainingClock(engine, before)
+        due = [m for m in evaluations.marks(self.updates_per_epoch, self.config.evals_per_epoch)
+               if m > updates]  # fmt: skip
         try:
             engine.start_epoch(order, todo)
             batches = engine.batches(order, todo)  # data only
@@ -214,6 +227,16 @@ class TrainingRun:
                         policy.saved(updates)
                 if policy.refresh_due(i, chunk):
                     self._refresh(reporter, chunk, updates, policy.ends_epoch(i))
+                # An evaluation waits for a point the engine can stop at, as a refresh does.
+                # The epoch's end has its own (run_epoch).
+                ready = chunk.last and not policy.ends_epoch(i) and engine.can_stop_at(chunk.stop)
+                if due and updates >= due[0] and ready:
+                    due = [m for m in due if m > updates]
+                    with clock.paused() as seconds:
+                        engine.sync_model()
+                        self._record_evaluation(updates, seconds)
+                    if self.result.stopped_early is not None:
+                        break
         finally:
             engine.end_epoch()  # also on an error: the model holds every step taken
         train_loss = ledger.epoch_loss()  # the epoch's last sync ends the timed region
@@ -226,6 +249,20 @@ class TrainingRun:
         if self.config.record_update_losses:
             self.update_losses.append(ledger.update_losses())
         return train_loss, seconds, updates
+
+    def _record_evaluation(self, updates: int, seconds: float) -> None:
+        """Read the test accuracy after `updates` of the epoch under way, `seconds` of its
+        training, and ask on_evaluation whether to go on."""
+        if not self.world.distributed:
+            test_acc = self.engine.evaluate()
+        else:  # once, not once per process: the weights are the same everywhere
+            test_acc = self.engine.evaluate() if self.world.is_main else math.nan
+            test_acc = distributed.broadcast_from_main(test_acc)
+        spu = self.samples_per_update
+        point = evaluations.reading(self.result, updates, seconds, spu, test_acc)
+        self.result.evaluations.append(point)
+        if self.on_evaluation is not None:
+            self.result.stopped_early = self.on_evaluation(point)
 
     def _refresh(self, reporter: Reporter, chunk, updates: int, epoch_end: bool) -> None:
         """Show the running loss (a sync); stop if it diverged, or, under torchrun, if a
@@ -274,16 +311,15 @@ class TrainingRun:
     def run_epoch(
         self, reporter: Reporter = SILENT, checkpoint: Checkpointer | None = None
     ) -> EpochResult:
-        """Train one epoch (or the rest of a resumed one), evaluate, and record it."""
+        """Train one epoch (or the rest of a resumed one), evaluate, and record it. An
+        epoch that on_evaluation ended early is recorded as far as it went."""
         epoch = len(self.result.epochs) + 1
         reporter.start_epoch(epoch, self.result.train_size, self.updates_per_epoch)
         train_loss, train_seconds, updates = self.train_epoch(reporter, checkpoint)
         eval_start = time.perf_counter()
-        if not self.world.distributed:
-            test_acc = self.engine.evaluate()
-        else:  # once, not once per process: the weights are the same everywhere
-            test_acc = self.engine.evaluate() if self.world.is_main else math.nan
-            test_acc = distributed.broadcast_from_main(test_acc)
+        if self.result.stopped_early is None:  # the epoch's last evaluation, at its end
+            self._record_evaluation(updates, train_seconds)
+        test_acc = self.result.evaluations[-1].test_acc
         epoch_result = EpochResult(
             epoch=epoch,
             train_loss=train_loss,
@@ -305,15 +341,18 @@ def train(
     resume: dict[str, Any] | None = None,
     resume_path: Path | str = "checkpoint",
     world: World = SINGLE,
+    on_evaluation: OnEvaluation | None = None,
 ) -> TrainingRun:
     """Train from `config`; `data` may be passed in to share one load between runs.
     `checkpoint`: save one after every epoch (and every `every` updates), and when a
     signal stops the run. `resume`: a checkpoint (checkpoint.read) to go on from.
     `world`: this process's place in a torchrun job; give `checkpoint` to the main
-    process only."""
+    process only. `on_evaluation`: asked after each evaluation whether to stop there
+    (OnEvaluation; compare's and sweep's grids stop a trial at its target)."""
     # Under torchrun the process's GPU is known once the run has joined the job.
     memory = PeakMemory(None if world.distributed else resolve_device(config.device))
     run = TrainingRun(config, data, world)
+    run.on_evaluation = on_evaluation
     memory.start_device(run.engine.device)
     try:
         _train_epochs(run, config, reporter, checkpoint, resume, resume_path)
@@ -337,7 +376,7 @@ def _train_epochs(
         ckpt.load_state_dict(run, resume, resume_path)
     reporter.start_run(run.result, run.updates_per_epoch)
     try:
-        while len(run.result.epochs) < config.epochs:
+        while len(run.result.epochs) < config.epochs and run.result.stopped_early is None:
             run.run_epoch(reporter, checkpoint)
             if checkpoint is not None:
                 checkpoint.save(ckpt.state_dict(run))
@@ -359,19 +398,3 @@ def _train_epochs(
                 f"{stopped} The last checkpoint, {checkpoint.last}, is in {checkpoint.path}.",
             )
         raise
-
-
-def _data_for(config: TrainConfig, world: World, data: MnistData | None) -> MnistData:
-    """The run's data: `data` as given (cut to --train-subset), or loaded by the main
-    process first (it may download), then by the others."""
-    if data is not None:
-        return data if config.train_subset is None else data.with_train_size(config.train_subset)
-    root = data_mod.resolve_data_dir(config.data_dir)
-    mode = data_mode_for(config, root, world)
-    if world.distributed and not world.is_main:
-        distributed.barrier()  # the main process loads (downloads) first
-    stream = mode is DataMode.stream
-    data = data_mod.load(config.dataset, root, config.train_subset, stream=stream)
-    if world.distributed and world.is_main:
-        distributed.barrier()
-    return data

@@ -2,7 +2,10 @@
 
 Top level: rule, engine, device, dataset, lr, batch_size (samples per update: N, b or
 1), seed, train_size, torch_version, and `epochs`, one entry per finished epoch:
-{epoch, train_loss, test_acc (percent), train_seconds (evaluation excluded), updates}.
+{epoch, train_loss, test_acc (percent), train_seconds (evaluation excluded), updates};
+and `evaluations`, one entry per test-set evaluation (--evals-per-epoch of them an epoch,
+the last at its end): {epoch, updates, samples, train_seconds, test_acc}, each counted
+from the run's start.
 """
 
 from __future__ import annotations
@@ -13,7 +16,9 @@ from typing import Any
 
 from mnist_rules.atomic import write_json
 
-SCHEMA_VERSION = 3  # 3: peak_memory_bytes. 2: compile_seconds; step_mode compile, kernel
+# 4: evaluations, evals_per_epoch, stopped_early. 3: peak_memory_bytes. 2: compile_seconds;
+# step_mode compile, kernel.
+SCHEMA_VERSION = 4
 
 
 @dataclass
@@ -24,6 +29,17 @@ class EpochResult:
     train_seconds: float  # the epoch's updates, device synchronised; evaluation excluded
     updates: int  # parameter updates in this epoch: 1, ceil(N/b) or N
     eval_seconds: float
+
+
+@dataclass
+class Evaluation:
+    """One reading of the test accuracy, at an update boundary; counts from the run's start."""
+
+    epoch: int  # the epoch it fell in, from 1
+    updates: int  # updates applied before it
+    samples: int  # samples trained on before it
+    train_seconds: float  # training seconds before it (evaluations excluded)
+    test_acc: float  # percent, on the whole test set
 
 
 @dataclass
@@ -49,7 +65,12 @@ class RunResult:
     # Growth of the peak memory while the run set up and trained (training.memory):
     # the process's resident set on the CPU, the CUDA allocator's on a GPU.
     peak_memory_bytes: int | None = None
+    evals_per_epoch: int = 1  # test-set evaluations an epoch, the last at its end
+    # Why training ended before its last epoch: "target" or "pruned" (a caller's
+    # on_evaluation asked, training.loop.train); None when it ran every epoch.
+    stopped_early: str | None = None
     epochs: list[EpochResult] = field(default_factory=list)
+    evaluations: list[Evaluation] = field(default_factory=list)
     schema_version: int = SCHEMA_VERSION
 
     @property

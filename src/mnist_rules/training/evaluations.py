@@ -1,0 +1,49 @@
+"""When an epoch is evaluated: --evals-per-epoch K readings of the test accuracy at
+evenly spaced update boundaries, the last at the epoch's end.
+
+A reading is off the clock (training.epoch_policy.TrainingClock.paused) and changes
+nothing: it waits for a point where the engine can stop and resume bit for bit (a
+per-sample block's end, as a refresh does), so the weights after an epoch are the
+same whatever K (tested).
+"""
+
+from __future__ import annotations
+
+import math
+
+from mnist_rules.errors import UsageError
+from mnist_rules.training.results import Evaluation, RunResult
+
+
+def marks(updates_per_epoch: int, evals_per_epoch: int) -> list[int]:
+    """The update counts, within an epoch, after which the K - 1 readings before the
+    epoch's end are due: ceil(j * U / K) for j = 1 .. K - 1."""
+    k, u = evals_per_epoch, updates_per_epoch
+    return [math.ceil(j * u / k) for j in range(1, k)]
+
+
+def check(evals_per_epoch: int, updates_per_epoch: int, what: str) -> None:
+    """K readings need K update boundaries in an epoch: more is refused, naming `what`
+    (the rule or size) and its updates."""
+    if evals_per_epoch > updates_per_epoch:
+        per = "update" if updates_per_epoch == 1 else "updates"
+        raise UsageError(
+            f"--evals-per-epoch {evals_per_epoch} is more evaluations than {what} makes"
+            f" updates in an epoch ({updates_per_epoch:,} {per}): the test accuracy is read"
+            f" between updates. Give at most {updates_per_epoch:,}."
+        )
+
+
+def reading(
+    result: RunResult, updates: int, seconds: float, samples_per_update: int, test_acc: float
+) -> Evaluation:
+    """The evaluation after `updates` and `seconds` of training in the epoch under way
+    (the finished epochs are `result.epochs`), counted from the run's start."""
+    done, n = result.epochs, result.train_size
+    return Evaluation(
+        epoch=len(done) + 1,
+        updates=sum(e.updates for e in done) + updates,
+        samples=len(done) * n + min(updates * samples_per_update, n),
+        train_seconds=sum(e.train_seconds for e in done) + seconds,
+        test_acc=test_acc,
+    )
