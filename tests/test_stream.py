@@ -75,6 +75,49 @@ def test_a_served_block_is_not_overwritten_while_the_engine_uses_it(tmp_path):
         assert torch.equal(rows, flat[start : start + 5])
 
 
+def count_rows_read(monkeypatch) -> list[int]:
+    """The rows each read of the mapped file took (a read releases its rows' pages)."""
+    read: list[int] = []
+    release = MappedIdx.release
+
+    def counted(mapped, start, stop):
+        read.append(stop - start)
+        release(mapped, start, stop)
+
+    monkeypatch.setattr(MappedIdx, "release", counted)
+    return read
+
+
+@pytest.mark.parametrize("buffers", [2, 3])
+def test_chunks_that_end_inside_a_block_read_each_block_once(tmp_path, monkeypatch, buffers):
+    """The tuned engine's per-sample blocks of 128 over stream blocks of 100: a chunk
+    ends inside a block, where the next one starts, so that block must stay (on CUDA
+    a block read again is also copied to the device again)."""
+    images = torch.randint(0, 256, (512, 4, 4), dtype=torch.uint8)
+    path = tmp_path / "train-images-idx3-ubyte"
+    write_idx(path, images)
+    read = count_rows_read(monkeypatch)
+    served = stream.BlockStream(MappedIdx(path), 512, block=100, buffers=buffers)
+    flat = images.reshape(512, -1)
+    for _ in range(2):
+        served.start_epoch(torch.arange(512))
+        for start in range(0, 512, 128):
+            assert torch.equal(served.rows(start, 128), flat[start : start + 128])
+    served._pool.shutdown(wait=True)  # the last epoch's reads are done
+    assert sum(read) == 2 * 512  # each block once an epoch
+
+
+def test_the_tuned_per_sample_steps_read_each_block_once_an_epoch(tiny_root, monkeypatch):
+    """As test_cuda.py's stream test counts the bytes copied to the device."""
+    data = load(DatasetName.mnist, tiny_root, stream=True)
+    read = count_rows_read(monkeypatch)
+    config = TrainConfig(rule="sample", engine="tuned", epochs=2, device="cpu", data_mode="stream",
+                         stream_block=100)  # fmt: skip
+    run = train(config, data)
+    run.engine.stream._pool.shutdown(wait=True)
+    assert sum(read) == 2 * 512
+
+
 def test_waiting_for_a_slow_reader_is_counted_as_stall(tmp_path, monkeypatch):
     images = torch.randint(0, 256, (60, 4, 4), dtype=torch.uint8)
     path = tmp_path / "train-images-idx3-ubyte"

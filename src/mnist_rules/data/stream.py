@@ -139,13 +139,15 @@ class BlockStream:
             lo = start - first * self.block
             return self._get(first)[lo : lo + size]
         # Across blocks: gathered into a new tensor, block by block, so that any chunk
-        # fits however few buffers there are.
+        # fits however few buffers there are: each block is released before the next is
+        # served, but not the last, where the next chunk may start (released, it would
+        # be read and copied again).
         out = torch.empty((size, self.images.shape[1]), dtype=torch.uint8, device=self.device)
         for b in range(first, last + 1):
+            self._release_before(b)
             lo = max(start, b * self.block)
             hi = min(start + size, (b + 1) * self.block)
             out[lo - start : hi - start] = self._get(b)[lo - b * self.block : hi - b * self.block]
-            self._release_before(b + 1)
         return out
 
     def _get(self, b: int) -> torch.Tensor:
