@@ -1,16 +1,17 @@
 """Every CUDA figure this project reports, measured in one run, written as one markdown
 report: the device and versions; the CUDA and Triton tests; the CUDA benchmarks of
 every rule in every step mode (with bench/speedups.py's ratios); torch.compile's
-CUDA-graph hints; `profile --compare-transfers`; and one epoch of each rule on real
-MNIST.
+CUDA-graph hints (logged by the compile benchmark); `profile --compare-transfers`; and
+one epoch of each rule on real MNIST.
 
     python bench/gpu_check.py --out report.md [--data-dir DIR]     # or: nox -s gpu
 
 It runs on a GPU machine without internet (the project installed with
 `pip install --no-deps -e .`, or PYTHONPATH=src), sized to finish within --budget
 (default 420 s, so that one 10-minute call holds it with the machine's start): each
-section runs as a child process with a capped share of it, and one that runs out of
-time is reported as such, not lost. Tests run verbose and unbuffered with a per-test
+section's runs are child processes, each with a share of the time left (what a run or
+a section leaves unused goes to the ones after it), and a run that runs out of time is
+reported as such, not lost. Tests run verbose and unbuffered with a per-test
 timeout (pytest-timeout), so a section cut short still says which test it was in. The
 report is rewritten (whole, atomically) after each section, so a run cut short still
 leaves a readable report of the sections done. The children run without
@@ -19,8 +20,8 @@ GPU's tensors); the report says when it was set. Without a CUDA GPU it says so i
 line and exits 0.
 
 --data-dir: a root holding MNIST/raw (the .gz files are enough: they are extracted
-on first use). Without real MNIST there, the profile and hint sections use a generated
-set of MNIST's sizes and the real-MNIST section says it was skipped.
+on first use). Without real MNIST there, the profile section uses a generated set of
+MNIST's sizes and the real-MNIST section says it was skipped.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ import sys
 import tempfile
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -48,20 +49,24 @@ sys.path[:0] = [str(ROOT / "src"), str(ROOT / "tests"), str(ROOT / "bench")]
 
 from mnist_rules.atomic import atomic_path  # noqa: E402
 
-# Each section's share of the budget (seconds at most; less when less is left), in the
-# order they run: the cheapest and surest first, torch.compile's last. They add up to
-# 400 s of the default 420: the environment section and the report's writes take the
-# rest. The CUDA tests leave compile mode to the benchmarks (Dynamo and Inductor from
-# a cold cache would take their whole share).
+# Each section's share of the budget in seconds, in the order they run: the surest
+# first, torch.compile's last. A section may take its cap plus what the sections before
+# it left of theirs (never more than is left); within a section each run takes its part
+# of what the section has left, so time a run leaves goes to the runs after it. The
+# caps add up to 400 s of the default 420: the environment section and the report's
+# writes take the rest. Sized from the first H200 run, where a child's start (Python,
+# torch, CUDA) took about 5 s, the Triton tests 25 s, the CUDA tests 52 s and a tuned
+# epoch run 6-8 s; the CUDA tests leave compile mode to the benchmarks (Dynamo and
+# Inductor from a cold cache would take their whole share).
 CAPS = {
-    "Triton tests": 45,
+    "Triton tests": 30,
     "CUDA tests": 60,
-    "real MNIST": 90,
-    "profile": 30,
-    "benchmarks": 145,
-    "hints": 30,
+    "real MNIST": 75,
+    "profile": 40,
+    "benchmarks": 195,
 }
 SPEEDUPS_SECONDS = 10  # bench/speedups.py's ratios: out of the benchmarks' share
+HINT_LOGS = {"TORCH_LOGS": "perf_hints"}  # torch.compile's hints, for the hints section
 TEST_TIMEOUT = 45  # seconds for any one test (pytest-timeout), so that one hang costs one test
 # The tests of each test section: pytest's -m expression.
 TEST_SECTIONS = {"Triton tests": "triton", "CUDA tests": "cuda and not torch_compile"}
@@ -81,29 +86,47 @@ PACKAGES = {
 DROPPED_VARIABLES = ("TRITON_INTERPRET",)
 DEVICE = "cuda"  # what the tool's commands are run on (the tests run them on the CPU)
 # The CUDA benchmarks, one pytest run each (pytest-benchmark writes its figures only at
-# the end: a run out of time loses its own alone): (label, -k expression, weight). Each
-# run's share of the section is its weight's part of what is left: the torch engine's
-# epochs (a DataLoader over 60,000 images per round) take about twice a tuned mode's.
+# the end: a run out of time loses its own alone): (label, -k expression, weight: the
+# seconds expected, of the section's 185 besides the ratios'). On the H200 kernel took
+# 21 s and graph 15; tuned eager ran out at 23 s (21 rounds of 2,000 eager per-sample
+# steps at 100 us+). The torch engine runs the sample rule only, the pair the CUDA
+# speed-up target needs (with its batch and epoch rules, 6 rounds each of a DataLoader
+# over 60,000 images, it ran out at 51 s). compile times epochs only (its step
+# benchmarks defer to a block: speedups.py takes no ratio of them); torch.compile from a
+# cold cache is last, the least sure, and gets whatever the others leave: the sample
+# rule's unit (a block of 128 steps) last of all, on its own, so that the others'
+# figures survive it. Its runs log the hints (TORCH_LOGS=perf_hints, pytest -s): one
+# compile serves both (a `train` of each rule in compile mode for the hints alone ran
+# out at 15 s on the H200, cold).
 BENCH_RUNS = [
-    ("tuned eager", "tuned-eager-cuda", 1),
-    ("kernel", "kernel-cuda", 1),
-    ("graph", "graph-cuda", 1),
-    ("torch eager", "torch-eager-cuda", 2),
-    ("compile", "compile-cuda", 1),  # torch.compile from a cold cache: last, the least sure
+    ("tuned eager", "tuned-eager-cuda", 30),
+    ("kernel", "kernel-cuda", 22),
+    ("graph", "graph-cuda", 16),
+    ("torch eager", "torch-eager-cuda and sample", 40),
+    ("compile", "compile-cuda and test_epoch and not sample", 30),
+    ("compile sample", "compile-cuda and test_epoch and sample", 47),
 ]
-# One epoch of each rule on real MNIST: (rule, engine, step mode, training images). The
-# torch engine's per-sample epoch (some 15 s of DataLoader and autograd at 60,000) trains
-# on the first 6,000.
+HINTED = ("compile", "compile sample")  # the benchmark runs whose logs the hints read
+# One epoch of each rule on real MNIST: (rule, engine, step mode, training images), each
+# run an equal part of the section's time. On the H200 the torch engine's batch epoch
+# ran out at 12 s (a DataLoader item: 70-85 us on the 2-core CPU), its per-sample epoch
+# at 15 s on 6,000 images (the CUDA tests' runs suggest some 2 ms a step), and the tuned
+# eager per-sample one at 15 s on 60,000 (100 us+ a step): each now trains on a subset
+# meant to take a few seconds past the child's start.
 REAL_RUNS = [
     ("epoch", "tuned", "auto", None),
-    ("batch", "torch", "eager", None),
+    ("batch", "torch", "eager", 10_000),
     ("batch", "tuned", "auto", None),
     ("batch", "tuned", "graph", None),
-    ("sample", "torch", "eager", 6000),
-    ("sample", "tuned", "eager", None),
+    ("sample", "torch", "eager", 2_000),
+    ("sample", "tuned", "eager", 10_000),
     ("sample", "tuned", "graph", None),
     ("sample", "tuned", "kernel", None),
 ]
+# profile --steps by rule (the defaults are 200 and 2,000): each of --compare-transfers'
+# four paths runs a warm-up, a timed and a profiled window, after the profiler's first
+# start (the first CUDA test that profiles took 11 s). 512: four whole blocks of 128.
+PROFILE_STEPS = {"batch": 50, "sample": 512}
 
 
 @dataclass
@@ -139,13 +162,28 @@ class Report:
 class Budget:
     seconds: float
     start: float = field(default_factory=lambda: time.monotonic())
+    carried: float = 0.0  # seconds the sections done so far left of their caps
 
     def left(self) -> float:
         return max(0.0, self.seconds - (time.monotonic() - self.start))
 
     def share(self, section: str) -> float:
-        """What `section` may take: its cap, or less when less is left."""
-        return min(CAPS[section], self.left())
+        """What `section` may take: its cap and what the sections before it left, or
+        less when less is left."""
+        return min(CAPS[section] + self.carried, self.left())
+
+    def done(self, section: str, seconds: float) -> None:
+        """`section` took `seconds`: what it left of its share goes to the next one."""
+        self.carried = max(0.0, self.carried + CAPS[section] - seconds)
+
+
+def shared(section: Budget, runs: list, weights: list[float] | None = None) -> Iterator:
+    """Each of a section's runs with its timeout, worked out as it starts: its weight's
+    part (equal parts by default) of what the section has left, so that the time one
+    run leaves goes to the runs after it."""
+    weights = weights or [1.0] * len(runs)
+    for i, item in enumerate(runs):
+        yield item, section.left() * weights[i] / sum(weights[i:])
 
 
 @dataclass
@@ -319,14 +357,18 @@ def benchmarks(budget: Budget, workdir: Path) -> str:
     slowest to prepare (torch.compile) last; their reports merged for the ratios."""
     section = Budget(max(0.0, budget.share("benchmarks") - SPEEDUPS_SECONDS))
     body, merged = "", {"benchmarks": []}
-    for i, (mode, key, weight) in enumerate(BENCH_RUNS):
-        out = workdir / f"bench-{mode}.json"
+    weights = [weight for *_, weight in BENCH_RUNS]
+    for (mode, key, _), timeout in shared(section, BENCH_RUNS, weights):
+        out = workdir / f"bench-{mode.replace(' ', '-')}.json"
         args = [
             sys.executable, "-m", "pytest", "bench/test_bench_rules.py",
             "bench/test_bench_steps.py", "-k", key, "--benchmark-only", "-q",
             "-p", "no:cacheprovider", f"--benchmark-json={out}",
         ]  # fmt: skip
-        ran = run(args, section.left() * weight / sum(w for *_, w in BENCH_RUNS[i:]))
+        hinted = mode in HINTED  # -s: torch's log reaches the output, not pytest's capture
+        ran = run([*args, "-s"] if hinted else args, timeout, env=HINT_LOGS if hinted else None)
+        if hinted:
+            (workdir / f"hints-{mode}.log").write_text(f"{outcome(ran)}\n{ran.output}")
         body += f"- {mode}: `{ran.command}`: {outcome(ran)}.\n"
         if out.exists() and out.stat().st_size:  # empty when nothing was selected
             merged["benchmarks"] += json.loads(out.read_text()).get("benchmarks", [])
@@ -381,32 +423,31 @@ def _ms(seconds: float) -> str:
     return f"{seconds * 1e3:,.3f}" if seconds < 0.1 else f"{seconds * 1e3:,.1f}"
 
 
-def hints(budget: Budget, data_dir: Path) -> str:
+def hints(workdir: Path) -> str:
     """Whether torch.compile's reduce-overhead mode replays CUDA graphs: with
-    TORCH_LOGS=perf_hints it names each function whose graphs it skips, and why."""
+    TORCH_LOGS=perf_hints it names each function whose graphs it skips, and why. Read
+    from the compile benchmarks' logs (what they printed before any timeout too)."""
     body = ""
-    for rule, subset in (("batch", "6000"), ("sample", "1024")):
-        args = cli("train", "--rule", rule, "--epochs", "1", "--device", DEVICE,
-                   "--step-mode", "compile", "--train-subset", subset, "--data-dir",
-                   str(data_dir))  # fmt: skip
-        ran = run(args, budget.share("hints") / 2, env={"TORCH_LOGS": "perf_hints"})
-        skipped = [line for line in ran.output.splitlines() if "skipping cudagraphs" in line]
-        body += f"- {rule} rule (`{ran.command}`): {outcome(ran)};"
-        body += f" {len(skipped)} cudagraph skips logged.\n"
-        if skipped:
-            body += tail("\n".join(skipped), 10)
-        if ran.returncode != 0:
-            body += tail(ran.output, 20)
+    for mode in HINTED:
+        log = workdir / f"hints-{mode}.log"
+        if not log.exists():
+            body += f"- {mode} benchmark: did not run.\n"
+            continue
+        ran, *lines = log.read_text().splitlines()  # its outcome first, then its output
+        skipped = [line for line in lines if "skipping cudagraphs" in line]
+        body += f"- {mode} benchmark (`TORCH_LOGS=perf_hints`; {ran}):"
+        body += f" {len(skipped)} cudagraph skips logged.\n" + tail("\n".join(skipped), 10)
     return body
 
 
 def profiles(budget: Budget, data_dir: Path, workdir: Path) -> str:
-    body = ""
-    for rule in ("batch", "sample"):
+    body, section = "", Budget(budget.share("profile"))
+    for rule, timeout in shared(section, list(PROFILE_STEPS)):
         out = workdir / f"profile-{rule}.json"
         args = cli("profile", "--compare-transfers", "--rule", rule, "--device", DEVICE,
-                   "--data-dir", str(data_dir), "--json", str(out))  # fmt: skip
-        ran = run(args, budget.share("profile") / 2)
+                   "--steps", str(PROFILE_STEPS[rule]), "--data-dir", str(data_dir),
+                   "--json", str(out))  # fmt: skip
+        ran = run(args, timeout)
         body += f"`{ran.command}`: {outcome(ran)}.\n\n"
         if out.exists():
             body += profile_table(json.loads(out.read_text())) + "\n"
@@ -432,14 +473,14 @@ def real_mnist(budget: Budget, data_dir: Path | None, workdir: Path) -> str:
     if data_dir is None:
         return "Skipped: no real MNIST under --data-dir.\n"
     rows, failures = [], ""
-    section = Budget(budget.share("real MNIST"))  # the section's cap, shared by its runs
-    for i, (rule, engine, mode, subset) in enumerate(REAL_RUNS):
+    section = Budget(budget.share("real MNIST"))  # the section's share, shared by its runs
+    for (rule, engine, mode, subset), timeout in shared(section, REAL_RUNS):
         out = workdir / f"train-{rule}-{engine}-{mode}.json"
         args = cli("train", "--rule", rule, "--engine", engine, "--step-mode", mode,
                    "--epochs", "1", "--device", DEVICE, "--data-dir", str(data_dir),
                    "--json", str(out))  # fmt: skip
         args += ["--train-subset", str(subset)] if subset else []
-        ran = run(args, section.left() / (len(REAL_RUNS) - i))
+        ran = run(args, timeout)
         if not out.exists():
             rows.append([rule, engine, mode, "", "", "", "", outcome(ran)])
             failures += f"`{ran.command}`:\n\n" + tail(ran.output, 20)
@@ -479,7 +520,7 @@ def guarded(section: Callable[[], str]) -> str:
 
 
 def check(out: Path | None, data_dir: Path, budget_seconds: float) -> int:
-    report = Report(out, pending=list(CAPS))
+    report = Report(out, pending=[*CAPS, "hints"])
     budget = Budget(budget_seconds)
     real = data_dir if has_mnist(data_dir) else None
     with tempfile.TemporaryDirectory(prefix="gpu-check-") as tmp:
@@ -492,11 +533,14 @@ def check(out: Path | None, data_dir: Path, budget_seconds: float) -> int:
             ("real MNIST", lambda: real_mnist(budget, real, workdir)),
             ("profile", lambda: profiles(budget, data, workdir)),
             ("benchmarks", lambda: benchmarks(budget, workdir)),
-            ("hints", lambda: hints(budget, data)),
+            ("hints", lambda: hints(workdir)),
         ]
         for title, section in steps:
             print(f"gpu_check: {title}...", file=sys.stderr, flush=True)
+            began = time.monotonic()
             report.add(title, guarded(section))
+            if title in CAPS:  # what it left of its share goes to the next section
+                budget.done(title, time.monotonic() - began)
     total = time.monotonic() - budget.start
     report.add("total", f"{total:.0f} s of a {budget_seconds:.0f} s budget.\n")
     if out is None:

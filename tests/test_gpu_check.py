@@ -234,6 +234,55 @@ def test_the_whole_check_fits_its_default_budget_when_every_run_takes_all_it_is_
     assert "ran out of time" in (tmp_path / "r.md").read_text()
 
 
+def test_time_a_section_or_a_run_leaves_goes_to_the_ones_after_it(tmp_path, monkeypatch):
+    """Every child takes a second of what it is given: each run after it is given what
+    the ones before left (on the H200, sections ended with time to spare while the runs
+    after them ran out of it), and the whole check still ends within --budget."""
+    clock = [1000.0]
+    given = []
+
+    def fake_run(args, timeout, env=None):
+        given.append((" ".join(args), timeout))
+        clock[0] += 1
+        return gpu_check.Ran(" ".join(args), 0, "", 1.0)
+
+    monkeypatch.setattr(gpu_check.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(gpu_check, "run", fake_run)
+    monkeypatch.setattr(gpu_check, "environment", lambda: "")
+    monkeypatch.setattr(gpu_check, "has_mnist", lambda root: True)
+    gpu_check.check(tmp_path / "r.md", tmp_path, 420)
+    caps, timeouts = gpu_check.CAPS, [timeout for _, timeout in given]
+    assert timeouts[:2] == [caps["Triton tests"], caps["Triton tests"] - 1 + caps["CUDA tests"]]
+    real = [timeout for command, timeout in given if " train " in command]
+    assert len(real) == len(gpu_check.REAL_RUNS) and real == sorted(real)
+    assert real[0] > caps["real MNIST"] / len(real)  # what the tests left, too
+    compile_sample = [t for c, t in given if "compile-cuda and test_epoch and sample" in c]
+    assert compile_sample[0] > 300  # the last benchmark: nearly all that is left
+    assert clock[0] - 1000.0 <= 420
+
+
+def test_the_hints_are_what_the_compile_benchmarks_logged(tmp_path, monkeypatch):
+    """The compile benchmarks run with TORCH_LOGS=perf_hints and pytest -s (torch's log
+    is not pytest's to capture): one cold compile serves both sections."""
+    given = {}
+
+    def fake_run(args, timeout, env=None):
+        given[args[args.index("-k") + 1]] = (args, env)
+        log = "..\nskipping cudagraphs due to mutated inputs (2 instances)\n" if env else ""
+        return gpu_check.Ran(" ".join(args), None, log, timeout)
+
+    assert "did not run" in gpu_check.hints(tmp_path)
+    monkeypatch.setattr(gpu_check, "run", fake_run)
+    gpu_check.benchmarks(gpu_check.Budget(600), tmp_path)
+    for label, key, _ in gpu_check.BENCH_RUNS:
+        args, env = given[key]
+        hinted = label in gpu_check.HINTED
+        assert ("-s" in args) is hinted and (env == {"TORCH_LOGS": "perf_hints"}) is hinted
+    body = gpu_check.hints(tmp_path)
+    assert body.count("1 cudagraph skips logged") == len(gpu_check.HINTED) == 2
+    assert "ran out of time" in body and "due to mutated inputs" in body
+
+
 def test_a_missing_program_or_a_crashing_section_costs_one_line_not_the_check():
     ran = gpu_check.run(["no-such-program-here"], 5)
     assert ran.returncode == 127 and "FileNotFoundError" in ran.output
