@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from enum import Enum
 from typing import TYPE_CHECKING
 
+from mnist_rules.api.grid_options import check_grid, configuration, parse_lrs, parse_seeds
 from mnist_rules.api.outputs import check_outputs
 from mnist_rules.api.signature import takes
 from mnist_rules.api.startup import heavy_imports
@@ -68,16 +69,21 @@ def compare(o) -> CompareResult:
     if o.batch_size is not None and not any(RULES[rule].takes_batch_size for rule in chosen):
         takers = " or ".join(batch_rules())
         raise UsageError(f"--batch-size applies to the {takers} rule, which is not in --rules.")
+    seeds = parse_seeds(o.seeds, o.seed)
+    grid_lrs = parse_lrs(o.lrs, o.tune_lr)
+    check_grid(o, grid_lrs, {f"--lr-{rule}": value for rule, value in lrs.items()})
     check_outputs(o.json_out, o.csv_out, o.plot)  # before minutes of training
 
     # Imported here, not at the top: importing mnist_rules must not pay for torch.
     with heavy_imports():
         import torch
 
+        from mnist_rules.api.grid_series import run_grid
         from mnist_rules.api.results import CompareResult, TrainResult
-        from mnist_rules.api.series import console_for, load_data, print_report, train_series
+        from mnist_rules.api.series import console_for, load_data, print_report
         from mnist_rules.config.train_config import TrainConfig
         from mnist_rules.engines.registry import engine_class
+        from mnist_rules.grid.run import Arm, Grid
         from mnist_rules.report.comparison import engine_rule_label, rule_label
 
     def step_mode(engine: EngineName) -> StepMode:
@@ -86,34 +92,55 @@ def compare(o) -> CompareResult:
         takes_it = o.step_mode in engine_class(engine).step_modes
         return o.step_mode if takes_it or len(chosen_engines) == 1 else StepMode.auto
 
-    configs = [
-        TrainConfig.from_options(
+    several = len(chosen_engines) > 1
+
+    def config(engine, rule: str, lr: float | None = None, seed: int = 0, evals: int = 1):
+        return TrainConfig.from_options(
             o,
             rule=rule,
-            lr=lrs[rule],
+            lr=lr,
             batch_size=o.batch_size if RULES[rule].takes_batch_size else None,
             engine=engine,  # the same seed: every run starts from the same weights
             step_mode=step_mode(engine),
             record_update_losses=o.update_losses,
+            seed=seed,
+            evals_per_epoch=evals,
         )
-        for engine in chosen_engines
-        for rule in chosen
-    ]
+
     # One load shared by the runs, its data mode as the step mode asked needs it.
-    data = load_data(next((c for c in configs if c.step_mode is o.step_mode), configs[0]))
+    checked = [config(engine, rule, lrs[rule]) for engine in chosen_engines for rule in chosen]
+    data = load_data(next((c for c in checked if c.step_mode is o.step_mode), checked[0]))
+    n = data.train_size
+
+    def arm(engine, rule: str) -> Arm:
+        # A rule with fewer updates an epoch than --evals-per-epoch is read after each.
+        evals = min(o.evals_per_epoch, RULES[rule].updates_per_epoch(n, o.batch_size))
+        label = f"{engine.value}/{rule}" if several else rule
+        reference = config(engine, rule, lrs[rule]).lr
+        return Arm(label, reference, lambda lr, seed: config(engine, rule, lr, seed, evals))
+
+    arms = [arm(engine, rule) for engine in chosen_engines for rule in chosen]
+    given = {f"lr_{rule}": lrs[rule] for rule in chosen}
+    grid = Grid(
+        arms, seeds, o.target_acc, grid_lrs, o.storage,
+        configuration("compare", o, [a.label for a in arms], seeds, grid_lrs, given),
+    )  # fmt: skip
     console = console_for(o.quiet)
-    label = engine_rule_label if len(chosen_engines) > 1 else rule_label
-    losses = {}
+    label = engine_rule_label if several else rule_label
 
-    def compared(results) -> CompareResult:
-        return CompareResult([TrainResult.of(r) for r in results], o.target_acc, label=label)
+    def compared(finals, tuning) -> CompareResult:
+        runs = [TrainResult.of(r.run) for r in finals]
+        trials = (tuning.trials if tuning is not None else []) + list(finals)
+        result = CompareResult(runs, o.target_acc, label=label, trials=trials, tuning=tuning)
+        if o.update_losses:  # the first seed's, by label
+            result.update_losses = {
+                r.label: torch.cat(r.update_losses).numpy()
+                for r in finals
+                if r.seed == seeds[0] and r.update_losses
+            }
+        return result
 
-    def keep_losses(config, run) -> None:
-        if o.update_losses:
-            losses[label(run.result)] = torch.cat(run.update_losses).numpy()
-
-    result = train_series(configs, data, console, compared, (o.json_out, o.csv_out), keep_losses)
-    result.update_losses = losses if o.update_losses else None
+    result = run_grid(grid, data, console, o.epochs, "rule", compared, (o.json_out, o.csv_out))
     if o.plot is not None:
         from mnist_rules.report.plots import save_figure
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from mnist_rules.api.grid_options import check_grid, configuration, parse_lrs, parse_seeds
 from mnist_rules.api.outputs import check_outputs
 from mnist_rules.api.signature import takes
 from mnist_rules.api.startup import heavy_imports
@@ -68,32 +69,54 @@ def sweep(o) -> SweepResult:
         raise UsageError("mnist-rules sweep runs in one process; run it without torchrun.")
     text = o.sizes if isinstance(o.sizes, str) else ",".join(str(size) for size in o.sizes)
     chosen = parse_sizes(text)
+    seeds = parse_seeds(o.seeds, o.seed)
+    grid_lrs = parse_lrs(o.lrs, o.tune_lr)
+    check_grid(o, grid_lrs, {"--lr": o.lr})
     check_outputs(o.json_out, o.csv_out, o.plot)  # before minutes of training
 
     # Imported here, not at the top: importing mnist_rules must not pay for torch.
     with heavy_imports():
+        from mnist_rules.api.grid_series import run_grid
         from mnist_rules.api.results import SweepResult, TrainResult
-        from mnist_rules.api.series import console_for, load_data, print_report, train_series
+        from mnist_rules.api.series import console_for, load_data, print_report
         from mnist_rules.config.train_config import TrainConfig
+        from mnist_rules.grid.run import Arm, Grid
         from mnist_rules.report.comparison import size_label
 
-    def config_for(size: int | None) -> TrainConfig:
+    def config_for(size: int | None, lr=None, seed: int = 0, evals: int = 1) -> TrainConfig:
         rule = rule_for_size(size)  # the same seed: every size starts from the same weights
         batch_size = size if rule.takes_batch_size else None
-        return TrainConfig.from_options(o, rule=rule.name, batch_size=batch_size)
+        return TrainConfig.from_options(
+            o, rule=rule.name, batch_size=batch_size, lr=lr if lr is not None else o.lr,
+            seed=seed, evals_per_epoch=evals,
+        )  # fmt: skip
 
     first = config_for(chosen[0])  # checks the options before the data is read
     data = load_data(first)  # shared by the runs
+    n = data.train_size
     if text == DEFAULT_SIZES:  # a small --train-subset: the default sizes that fit
-        chosen = [size for size in chosen if size is ALL or size < data.train_size]
-    check_sizes(chosen, data.train_size, text)
-    configs = [config_for(size) for size in chosen]
+        chosen = [size for size in chosen if size is ALL or size < n]
+    check_sizes(chosen, n, text)
+
+    def arm(size: int | None) -> Arm:
+        # A size with fewer updates an epoch than --evals-per-epoch is read after each.
+        evals = min(o.evals_per_epoch, -(-n // (n if size is ALL else size)))
+        label = "all" if size is ALL else str(size)
+        return Arm(label, config_for(size).lr, lambda lr, seed: config_for(size, lr, seed, evals))
+
+    arms = [arm(size) for size in chosen]
+    grid = Grid(
+        arms, seeds, o.target_acc, grid_lrs, o.storage,
+        configuration("sweep", o, [a.label for a in arms], seeds, grid_lrs, {}),
+    )  # fmt: skip
     console = console_for(o.quiet)
 
-    def swept(results) -> SweepResult:
-        return SweepResult([TrainResult.of(r) for r in results], o.target_acc, label=size_label)
+    def swept(finals, tuning) -> SweepResult:
+        runs = [TrainResult.of(r.run) for r in finals]
+        trials = (tuning.trials if tuning is not None else []) + list(finals)
+        return SweepResult(runs, o.target_acc, label=size_label, trials=trials, tuning=tuning)
 
-    result = train_series(configs, data, console, swept, (o.json_out, o.csv_out))
+    result = run_grid(grid, data, console, o.epochs, "size", swept, (o.json_out, o.csv_out))
     if o.plot is not None:
         from mnist_rules.report.plots import save_figure
 

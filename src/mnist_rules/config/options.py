@@ -152,6 +152,45 @@ OUTPUT: dict[str, Spec] = {
     "plot": path("--plot", dir_okay=False, help="Write the curves here (.png, .svg or .pdf)."),
     "quiet": switch("--quiet", "-q", help="Print nothing but errors."),
 }
+# compare's and sweep's grid: seeds, the learning rates per arm, and where it is kept.
+# --tune-lr's grid: half-decades over the range the reference's and the rates
+# span (0.01 to 0.5), widened to 0.003 and 1.
+DEFAULT_LR_GRID = (0.003, 0.01, 0.03, 0.1, 0.3, 1.0)
+DEFAULT_EVALS_IN_A_GRID = 5  # the test set read 5 times an epoch (measured: docs/sweep.md)
+GRID: dict[str, Spec] = {
+    "evals_per_epoch": RUN["evals_per_epoch"].but(
+        default=DEFAULT_EVALS_IN_A_GRID,
+        help="Read the test accuracy this many times an epoch, at evenly spaced updates,"
+        " off the training clock: time to target is read at the first reading at or above"
+        " it (a rule with fewer updates an epoch is read after each).",
+    ),
+    "seeds": text(
+        "--seeds",
+        None,  # None: --seed alone
+        help="Seeds to run each arm with: 0,1,2, or N for 0 to N-1. Each seed starts every"
+        " arm from the same weights; tables give medians with intervals. Default: --seed.",
+    ),
+    "lrs": text(
+        "--lrs",
+        None,
+        help="Tune the learning rate of each arm over this grid (0.01,0.03,0.1): every lr on"
+        " the first seed, each trial stopped at the target, the best (fewest samples to"
+        " the target) rerun on every seed.",
+    ),
+    "tune_lr": switch(
+        "--tune-lr",
+        help="Tune the learning rate of each arm over the default grid ("
+        + ",".join(f"{lr:g}" for lr in DEFAULT_LR_GRID)
+        + "), as --lrs does.",
+    ),
+    "storage": text(
+        "--storage",
+        None,
+        help="Keep the grid's trials in this database (Optuna's RDB storage, such as"
+        " sqlite:///sweep.db): the same command resumes it after Ctrl-C or a kill, and"
+        " processes given the same URL share it, each trial run once. Default: in memory.",
+    ),
+}
 SHARED = {**RUN, **OUTPUT}
 
 
@@ -215,6 +254,7 @@ COMPARE = Options(
             help="Rules to run, comma-separated, in the order to show them.",
         ),
         **_pick("target_acc"),
+        **GRID,
         **{
             f"lr_{rule.name}": RUN["lr"].but(
                 flags=(f"--lr-{rule.name}",),
@@ -262,6 +302,7 @@ SWEEP = Options(
         ),
         "epochs": RUN["epochs"].but(default=5, help="Epochs for each size."),
         **_pick("target_acc"),
+        **GRID,
         "lr": RUN["lr"].but(
             help="One learning rate for every size (default: the reference's, 0.01 for one"
             " sample per update and 0.1 for more)."
