@@ -11,7 +11,7 @@ from PIL import Image
 from cli_runner import assert_clean_failure, invoke
 from mnist_rules.data import mnist as data_mod
 from mnist_rules.report.comparison import time_to_target
-from mnist_rules.training.results import EpochResult, RunResult
+from mnist_rules.training.results import EpochResult, Evaluation, RunResult
 
 N, B = 300, 64  # a subset of the tiny set, and a batch that does not divide it
 
@@ -44,7 +44,8 @@ def panels(png):
 
 def run_from_json(d):
     epochs = [EpochResult(**e) for e in d.pop("epochs")]
-    return RunResult(**d, epochs=epochs)
+    evaluations = [Evaluation(**e) for e in d.pop("evaluations", [])]
+    return RunResult(**d, epochs=epochs, evaluations=evaluations)
 
 
 @pytest.fixture(scope="module")
@@ -86,14 +87,18 @@ def test_json_time_to_target_agrees_with_the_recorded_epochs(outputs):
     reached = 0
     for run in data["runs"]:
         hit = time_to_target(run_from_json(dict(run)), 50.0)
-        got = data["time_to_target"][run["rule"]]
+        got = data["time_to_target"][run["rule"]]  # over the rule's one seed
         if hit is None:
-            assert got is None
+            assert got["reached"] == 0 and got["seconds"] is None and got["per_seed"] == [None]
         else:
             reached += 1
-            assert got == {"epoch": hit.epoch, "seconds": hit.seconds}
-            epochs = run["epochs"][: hit.epoch]
-            assert got["seconds"] == pytest.approx(sum(e["train_seconds"] for e in epochs))
+            assert got["per_seed"] == [{"seed": run["seed"], "seconds": hit.seconds,
+                                        "updates": hit.updates, "samples": hit.samples,
+                                        "epoch": hit.epoch}]  # fmt: skip
+            assert got["seconds"]["median"] == hit.seconds and got["median_epoch"] == hit.epoch
+            # the first reading at or above the target (several an epoch: --evals-per-epoch)
+            first = next(e for e in run["evaluations"] if e["test_acc"] >= 50.0)
+            assert (hit.epoch, hit.seconds) == (first["epoch"], first["train_seconds"])
     assert reached >= 1  # the tiny set is learnable: the sample rule passes 50% at once
 
 
@@ -106,7 +111,9 @@ def test_printed_tables_and_verdict_agree_with_the_json(outputs):
         for e in run["epochs"]:
             assert f"{e['test_acc']:.2f}" in text
     winner = min(
-        (hit["seconds"], rule) for rule, hit in data["time_to_target"].items() if hit is not None
+        (hit["seconds"]["median"], rule)
+        for rule, hit in data["time_to_target"].items()
+        if hit["seconds"] is not None
     )[1]
     assert f"he {winner} rule reached 50%" in text  # "The ... first" or "Only the ..."
     assert "c.json" in text and "c.csv" in text and "c.png" in text

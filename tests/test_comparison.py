@@ -66,12 +66,27 @@ def test_json_holds_every_run_and_the_time_to_target(tmp_path):
     assert [r["rule"] for r in data["runs"]] == ["epoch", "batch", "sample"]
     assert data["runs"][1] == comparison.runs[1].to_dict()
     assert data["target_acc"] == 96.0
+
+    def one_seed(seconds, epoch):  # a label's time to the target over its one seed
+        hit = {"seed": 0, "seconds": seconds, "updates": None, "samples": None, "epoch": epoch}
+        spread = {"median": seconds, "low": seconds, "high": seconds, "interval": "min-max",
+                  "n": 1}  # fmt: skip
+        return {"reached": 1, "runs": 1, "diverged": 0, "seconds": spread,
+                "median_epoch": epoch, "per_seed": [hit]}  # fmt: skip
+
     assert data["time_to_target"] == {
-        "epoch": None,
-        "batch": {"epoch": 3, "seconds": 30.0},
-        "sample": {"epoch": 1, "seconds": 80.0},
-    }
+        "epoch": {"reached": 0, "runs": 1, "diverged": 0, "seconds": None,
+                  "median_epoch": None, "per_seed": [None]},
+        "batch": one_seed(30.0, 3),
+        "sample": one_seed(80.0, 1),
+    }  # fmt: skip
+    assert data["final_acc"]["batch"] == {
+        "median": 96.5, "low": 96.5, "high": 96.5, "interval": "min-max", "n": 1
+    }  # fmt: skip
+    assert data["best_acc"]["sample"]["median"] == 96.8
+    assert data["peaked_before_last"] == {"epoch": 0, "batch": 0, "sample": 1}
     assert data["overfit_peak_epoch"] == {"epoch": None, "batch": None, "sample": None}
+    assert data["trials"] == [] and data["tuning"] is None and data["schema_version"] == 3
 
 
 def test_csv_round_trips_one_row_per_rule_per_epoch(tmp_path):

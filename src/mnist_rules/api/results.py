@@ -55,12 +55,17 @@ class _Runs(Shown):
 
     def run(self, label: Any) -> TrainResult:
         """The run named `label` in the JSON: a rule ("sample"), engine/rule with
-        several engines ("torch/batch"), or a sweep's size (1, 100, "all")."""
-        for run in self.runs:
-            if self.label(run) == str(label):
-                return run
-        names = ", ".join(repr(self.label(run)) for run in self.runs)
-        raise KeyError(f"no run named {label!r}; the runs are {names}")
+        several engines ("torch/batch"), or a sweep's size (1, 100, "all"); with several
+        seeds, its first seed's (all of them: runs_of)."""
+        return self.runs_of(label)[0]
+
+    def runs_of(self, label: Any) -> list[TrainResult]:
+        """The runs named `label`, one per seed, in seed order."""
+        runs = [run for run in self.runs if self.label(run) == str(label)]
+        if not runs:
+            names = ", ".join(repr(name) for name in self.labels)
+            raise KeyError(f"no run named {label!r}; the runs are {names}")
+        return runs
 
     def rows(self) -> list[dict[str, Any]]:
         return self.csv_rows()
@@ -68,8 +73,10 @@ class _Runs(Shown):
 
 @dataclass(repr=False)  # shown by Shown's _repr_pretty_, not a field dump
 class CompareResult(_Runs, Comparison):
-    """`compare`'s result: `runs` (TrainResults, in the order they ran), `target_acc`,
-    `reached()` (each run's TargetReached or None), `to_dict()` as --json writes it.
+    """`compare`'s result: `runs` (TrainResults, in the order they ran: rule by rule,
+    seed by seed), `target_acc`, `summaries()` (each rule's seeds together:
+    report.replicates.ArmSummary), `reached()` (each rule's first seed's TargetReached
+    or None), `trials` and `tuning` (the grid's), `to_dict()` as --json writes it.
     `update_losses`: each run's loss of every update (numpy arrays by label), when
     compare was asked for them; not in the JSON."""
 
@@ -99,8 +106,9 @@ class CompareResult(_Runs, Comparison):
 
 @dataclass(repr=False)
 class SweepResult(_Runs, Comparison):
-    """`sweep`'s result: `runs` (TrainResults, one per size, in --sizes order; a run's
-    `batch_size` is its samples per update), `target_acc`, `reached()`, `to_dict()`."""
+    """`sweep`'s result: `runs` (TrainResults, one per size and seed, in --sizes order;
+    a run's `batch_size` is its samples per update), `target_acc`, `summaries()`,
+    `reached()`, `trials`, `tuning`, `to_dict()`."""
 
     def parts(self) -> Parts:
         from mnist_rules.report.compare_tables import accuracy_table

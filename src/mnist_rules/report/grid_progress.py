@@ -66,13 +66,13 @@ def trial_line(record: TrialRecord, noun: str) -> str:
             f"reached {hit.test_acc:.2f}% after {epochs:.2f} epochs,"
             f" {seconds(hit.train_seconds, 2)} s"
         )
+    elif record.status == DIVERGED:
+        how = f"diverged: its loss became NaN or infinite in epoch {len(run.epochs) + 1}"
     else:
-        last = run.evaluations[-1].test_acc if run.evaluations else float("nan")
-        how = f"did not reach the target: {last:.2f}% at the end"
+        how = f"did not reach the target: {run.evaluations[-1].test_acc:.2f}% at the end"
     ended = {
         REACHED: "stopped at the target",
         PRUNED: "pruned: past the samples this arm's best needed",
-        DIVERGED: "diverged",
     }.get(record.status)
     phase = "tuning" if record.phase == TUNE else "final"
     return f"{phase:>6}  {head}  {how}" + (f" ({ended})" if ended else "")

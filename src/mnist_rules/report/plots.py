@@ -15,6 +15,8 @@ from matplotlib.ticker import FixedLocator, LogLocator, NullFormatter, NullLocat
 
 from mnist_rules.atomic import atomic_path
 from mnist_rules.report.comparison import Comparison, overfit_peak, rule_colour, time_to_target
+from mnist_rules.report.replicate_text import DASH
+from mnist_rules.report.replicates import median_band
 
 SMOOTH_FROM = 200  # updates per run from which the update-loss panel adds a running mean
 ACC_TICKS = [10, 50, 80, 90, 95, 97, 98, 99, 99.5, 99.8, 100]
@@ -68,45 +70,12 @@ def comparison_figure(
     # compare --engines: one line style per engine, the rule's colour for both.
     styles = dict(zip(comparison.engines, ("o-", "s--", "^:"), strict=False))
     several = len(styles) > 1
-    for run in comparison.runs:
-        colour, style = rule_colour(run), styles.get(run.engine, "o-")
-        epochs = [e.epoch for e in run.epochs]
-        accs = [e.test_acc for e in run.epochs]
-        seconds = np.cumsum([e.train_seconds for e in run.epochs])
-        samples = f"{run.batch_size:,} sample{'' if run.batch_size == 1 else 's'}"
-        label = f"{run.rule}: lr {run.lr:g}, {samples} per update"
-        label = f"{run.engine} engine, {label}" if several else label
-        loss_ax.plot(epochs, [e.train_loss for e in run.epochs], style, color=colour, label=label)
-        acc_ax.plot(epochs, accs, style, color=colour, clip_on=False)
-        time_ax.plot(seconds, accs, style, color=colour, clip_on=False)
-        hit = time_to_target(run, target)
-        if hit is not None:  # the answer compare exists for: when the target was reached
-            i = epochs.index(hit.epoch)
-            time_ax.plot(seconds[i], accs[i], "*", ms=16, color=colour, mec="black", zorder=5)
-            time_ax.annotate(
-                f"{target:g}% after {hit.seconds:.3g} s",
-                (seconds[i], accs[i]),
-                xytext=(6, -24),  # below the star, ending at it: clear of the axis edge
-                textcoords="offset points",
-                ha="right",
-                fontsize=8,
-                color=colour,
-                bbox={"boxstyle": "round", "fc": "white", "ec": colour, "alpha": 0.9},
-            )
-        peak = overfit_peak(run)
-        if peak is not None:
-            i = epochs.index(peak)
-            for ax, x in ((acc_ax, peak), (time_ax, seconds[i])):
-                ax.plot(x, accs[i], "o", ms=14, mfc="none", mec=colour, mew=2)
-                ax.annotate(
-                    "peak, then falls",
-                    (x, accs[i]),
-                    xytext=(0, 12),
-                    textcoords="offset points",
-                    ha="center",
-                    fontsize=8,
-                    color=colour,
-                )
+    for label in comparison.labels:
+        runs = comparison.runs_of(label)
+        if len(runs) == 1:
+            _draw_run(runs[0], (loss_ax, acc_ax, time_ax), target, styles, several)
+        else:
+            _draw_seeds(comparison, label, (loss_ax, acc_ax, time_ax), styles, several)
 
     loss_ax.set(
         title="Training loss per epoch",
@@ -137,7 +106,7 @@ def comparison_figure(
     fig.suptitle(
         f"{first.dataset}, {first.train_size:,} training images: the update rules compared"
         f" ({' and '.join(comparison.engines)} engine{'s' if several else ''} on"
-        f" {first.device}: {first.device_name}; seed {first.seed})"
+        f" {first.device}: {first.device_name}; {seeds_text(comparison)})"
     )
     handles, labels = loss_ax.get_legend_handles_labels()
     target_handles, target_labels = acc_ax.get_legend_handles_labels()
@@ -150,17 +119,125 @@ def comparison_figure(
     return fig
 
 
+def seeds_text(comparison: Comparison) -> str:
+    """ "seed 0", or "seeds 0, 1, 2": the seeds the figure's runs trained from."""
+    seeds = list(dict.fromkeys(run.seed for run in comparison.runs))
+    return f"seed{'s' if len(seeds) > 1 else ''} {', '.join(str(s) for s in seeds)}"
+
+
+def _draw_run(run, axes, target: float, styles: dict, several: bool) -> None:
+    """One run's curves, its target reached and its overfitting peak marked."""
+    loss_ax, acc_ax, time_ax = axes
+    colour, style = rule_colour(run), styles.get(run.engine, "o-")
+    epochs = [e.epoch for e in run.epochs]
+    accs = [e.test_acc for e in run.epochs]
+    seconds = np.cumsum([e.train_seconds for e in run.epochs])
+    samples = f"{run.batch_size:,} sample{'' if run.batch_size == 1 else 's'}"
+    label = f"{run.rule}: lr {run.lr:g}, {samples} per update"
+    label = f"{run.engine} engine, {label}" if several else label
+    loss_ax.plot(epochs, [e.train_loss for e in run.epochs], style, color=colour, label=label)
+    acc_ax.plot(epochs, accs, style, color=colour, clip_on=False)
+    time_ax.plot(seconds, accs, style, color=colour, clip_on=False)
+    hit = time_to_target(run, target)
+    if hit is not None:  # the answer compare exists for: when the target was reached
+        i = epochs.index(hit.epoch)
+        time_ax.plot(seconds[i], accs[i], "*", ms=16, color=colour, mec="black", zorder=5)
+        time_ax.annotate(
+            f"{target:g}% after {hit.seconds:.3g} s",
+            (seconds[i], accs[i]),
+            xytext=(6, -24),  # below the star, ending at it: clear of the axis edge
+            textcoords="offset points",
+            ha="right",
+            fontsize=8,
+            color=colour,
+            bbox={"boxstyle": "round", "fc": "white", "ec": colour, "alpha": 0.9},
+        )
+    peak = overfit_peak(run)
+    if peak is not None:
+        i = epochs.index(peak)
+        for ax, x in ((acc_ax, peak), (time_ax, seconds[i])):
+            ax.plot(x, accs[i], "o", ms=14, mfc="none", mec=colour, mew=2)
+            ax.annotate(
+                "peak, then falls",
+                (x, accs[i]),
+                xytext=(0, 12),
+                textcoords="offset points",
+                ha="center",
+                fontsize=8,
+                color=colour,
+            )
+
+
+def _draw_seeds(comparison: Comparison, label: str, axes, styles: dict, several: bool) -> None:
+    """A label's seeds: the median curve with a min-max band in each panel, and where
+    the median time to the target falls, its interval as an error bar."""
+    loss_ax, acc_ax, time_ax = axes
+    runs = comparison.runs_of(label)
+    first, summary = runs[0], comparison.summaries()[label]
+    colour, style = rule_colour(first), styles.get(first.engine, "o-")
+    samples = f"{first.batch_size:,} sample{'' if first.batch_size == 1 else 's'}"
+    name = f"{first.rule}: lr {first.lr:g}, {samples} per update"
+    name = f"{first.engine} engine, {name}" if several else name
+    name += f"; median of {len(runs)} seeds, band min{DASH}max"
+    losses = [[e.train_loss for e in run.epochs] for run in runs]
+    accs = [[e.test_acc for e in run.epochs] for run in runs]
+    band(loss_ax, None, losses, colour, style, label=name)
+    band(acc_ax, None, accs, colour, style)
+    seconds, accs_in_time = time_series(runs)
+    band(time_ax, seconds, accs_in_time, colour, "-" if style == "o-" else style[1:])
+    time = summary.time
+    if time is None:
+        return
+    target = comparison.target_acc
+    xerr = [[time.median - time.low], [time.high - time.median]]
+    time_ax.errorbar(time.median, target, xerr=xerr, fmt="*", ms=16, color=colour,
+                     mec="black", ecolor=colour, elinewidth=2, capsize=4, zorder=5)  # fmt: skip
+    time_ax.annotate(
+        f"{target:g}% after {time.median:.3g} s (median, {summary.k}/{summary.n} seeds)",
+        (time.median, target),
+        # below the star, or above it for every other label: labels close in time apart
+        xytext=(6, 14 if comparison.labels.index(label) % 2 else -24),
+        textcoords="offset points",
+        ha="right",
+        fontsize=8,
+        color=colour,
+        bbox={"boxstyle": "round", "fc": "white", "ec": colour, "alpha": 0.9},
+    )
+
+
+def band(ax, xs, series, colour, style: str, label: str | None = None) -> None:
+    """The median of `series` (aligned by index) as a line, the min-max as a shaded
+    band; at x = 1, 2, ... (epochs) unless `xs` (one list per series: their median)."""
+    medians, lows, highs = median_band(series)
+    x = np.arange(1, len(medians) + 1) if xs is None else np.asarray(median_band(xs)[0])
+    ax.fill_between(x, lows, highs, color=colour, alpha=0.2, lw=0)
+    ax.plot(x, medians, style, color=colour, label=label, clip_on=False)
+
+
+def time_series(runs) -> tuple[list[list[float]], list[list[float]]]:
+    """Each run's test accuracy against its training seconds: at its evaluations
+    (several an epoch, with --evals-per-epoch) where every run recorded them, else at
+    its epochs' ends (cumulative)."""
+    if all(run.evaluations for run in runs):
+        return (
+            [[e.train_seconds for e in run.evaluations] for run in runs],
+            [[e.test_acc for e in run.evaluations] for run in runs],
+        )
+    return (
+        [list(np.cumsum([e.train_seconds for e in run.epochs])) for run in runs],
+        [[e.test_acc for e in run.epochs] for run in runs],
+    )
+
+
 def _running_mean(values: np.ndarray, window: int) -> np.ndarray:
     sums = np.cumsum(np.insert(values, 0, 0.0))
     return (sums[window:] - sums[:-window]) / window
 
 
 def _update_loss_panel(ax, comparison: Comparison, update_losses) -> None:
-    series = [
-        np.asarray(update_losses.get(comparison.label(run), []), dtype=float)
-        for run in comparison.runs
-    ]
-    for run, losses in zip(comparison.runs, series, strict=True):
+    runs = comparison.first_runs()  # the losses kept: the first seed's, by label
+    series = [np.asarray(update_losses.get(comparison.label(run), []), dtype=float) for run in runs]
+    for run, losses in zip(runs, series, strict=True):
         if len(losses) == 0:
             continue
         x = np.arange(1, len(losses) + 1)

@@ -1,5 +1,6 @@
 """The sweep's figure (matplotlib): training seconds to the target against samples per
-update, and test accuracy against training time, one curve per update size."""
+update, and test accuracy against training time, one curve per update size (with
+several seeds: medians, error bars and bands)."""
 
 from __future__ import annotations
 
@@ -7,12 +8,19 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import FixedLocator, NullLocator
 
-from mnist_rules.report.comparison import Comparison, time_to_target, whole_set
-from mnist_rules.report.plots import accuracy_axis, readable_log_axis
+from mnist_rules.report.comparison import Comparison, whole_set
+from mnist_rules.report.plots import accuracy_axis, band, readable_log_axis, seeds_text, time_series
+from mnist_rules.report.replicate_text import DASH
+
+# What the error bars span: a size's seeds that reached the target (report.replicates).
+INTERVALS = f"bootstrap 95% from 5 seeds, else min{DASH}max"
 
 
 def sweep_figure(comparison: Comparison) -> Figure:
-    runs = sorted(comparison.runs, key=lambda run: run.batch_size)
+    """Two panels; with several seeds a size's point is the median over them, its
+    interval an error bar, and its curve the median with a min-max band."""
+    summaries = sorted(comparison.summaries().values(), key=lambda s: s.runs[0].batch_size)
+    runs = [summary.runs[0] for summary in summaries]  # each size's first seed's
     target = comparison.target_acc
     fig = Figure(figsize=(13, 5), layout="constrained")
     cost_ax, time_ax = fig.subplots(1, 2)
@@ -20,21 +28,29 @@ def sweep_figure(comparison: Comparison) -> Figure:
 
     # Left: the curve itself. A size that never reached the target is drawn at the
     # seconds it trained for, as an open triangle: it would have needed more.
-    hits = [time_to_target(run, target) for run in runs]
     sizes = [run.batch_size for run in runs]
-    reached = [(s, h.seconds) for s, h in zip(sizes, hits, strict=True) if h is not None]
+    reached = [(run.batch_size, s.time) for run, s in zip(runs, summaries, strict=True) if s.time]
     if reached:
-        cost_ax.plot(*zip(*reached, strict=True), "o-", color="black", label="reached")
-    missed = [
-        (r.batch_size, r.total_train_seconds) for r, h in zip(runs, hits, strict=True) if h is None
-    ]
+        cost_ax.plot(*zip(*[(b, t.median) for b, t in reached], strict=True), "o-",
+                     color="black", label="reached" + (" (median)" if comparison.replicated
+                                                       else ""))  # fmt: skip
+    if comparison.replicated and reached:
+        cost_ax.errorbar(
+            [b for b, _ in reached], [t.median for _, t in reached],
+            yerr=[[t.median - t.low for _, t in reached], [t.high - t.median for _, t in reached]],
+            fmt="none", ecolor="black", capsize=4, label=f"interval ({INTERVALS})",
+        )  # fmt: skip
+    missed = [(r.batch_size, s.seconds_trained)
+              for r, s in zip(runs, summaries, strict=True) if s.time is None]  # fmt: skip
     if missed:
+        epochs = max(s.epochs for s in summaries)
         cost_ax.plot(
             *zip(*missed, strict=True), "^", ms=10, mfc="none", mec="tab:red", mew=2,
-            label=f"not reached in {max(len(r.epochs) for r in runs)} epochs (seconds trained)",
+            label=f"not reached in {epochs} epochs (seconds trained)",
         )  # fmt: skip
-    for run, hit, colour in zip(runs, hits, colours, strict=True):
-        seconds = hit.seconds if hit is not None else run.total_train_seconds
+    for run, summary, colour in zip(runs, summaries, colours, strict=True):
+        # Above the point, or above its error bar.
+        seconds = summary.time.high if summary.time else summary.seconds_trained
         cost_ax.annotate(
             _name(run),
             (run.batch_size, seconds), xytext=(0, 9), textcoords="offset points",
@@ -50,14 +66,17 @@ def sweep_figure(comparison: Comparison) -> Figure:
     cost_ax.legend(loc="best", fontsize=8)
 
     # Right: how each size got there.
-    all_accs = [e.test_acc for run in runs for e in run.epochs] + [target]
-    for run, colour in zip(runs, colours, strict=True):
-        seconds = np.cumsum([e.train_seconds for e in run.epochs])
-        name = _name(run)
-        time_ax.plot(
-            seconds, [e.test_acc for e in run.epochs], "o-", color=colour, clip_on=False,
-            label=f"{name} per update (lr {run.lr:g})",
-        )  # fmt: skip
+    all_accs = [e.test_acc for r in comparison.runs for e in r.epochs] + [target]
+    for summary, run, colour in zip(summaries, runs, colours, strict=True):
+        name = f"{_name(run)} per update (lr {run.lr:g})"
+        if summary.n == 1:
+            seconds = np.cumsum([e.train_seconds for e in run.epochs])
+            time_ax.plot(seconds, [e.test_acc for e in run.epochs], "o-", color=colour,
+                         clip_on=False, label=name)  # fmt: skip
+            continue
+        xs, accs = time_series(summary.runs)
+        all_accs += [acc for series in accs for acc in series]
+        band(time_ax, xs, accs, colour, "-", label=f"{name}; median of {summary.n} seeds")
     time_ax.set(
         title="Test accuracy against training time",
         xlabel="cumulative training seconds (log; evaluation excluded)",
@@ -78,7 +97,8 @@ def sweep_figure(comparison: Comparison) -> Figure:
     first = runs[0]
     fig.suptitle(
         f"{first.dataset}, {first.train_size:,} training images: samples per update swept"
-        f" ({first.engine} engine on {first.device}: {first.device_name}; seed {first.seed})"
+        f" ({first.engine} engine on {first.device}: {first.device_name};"
+        f" {seeds_text(comparison)})"
     )
     return fig
 

@@ -1,12 +1,26 @@
 """The sweep's verdict in words: which update size reached the target soonest, by how
-much, and where the curve of time to the target turns."""
+much, and where the curve of time to the target turns. With several seeds, by the
+median over them and whether the lead holds; with a tuned learning rate, what the tuning
+chose and cost (report.replicate_verdict)."""
 
 from __future__ import annotations
 
 from mnist_rules.report.comparison import Comparison, size_label, whole_set
 from mnist_rules.report.numbers import seconds
-from mnist_rules.report.verdict import epochs_phrase, join_and, times
+from mnist_rules.report.replicate_verdict import (
+    Words,
+    diverged_sentence,
+    epochs_phrase,
+    join_and,
+    peaks_sentence,
+    replicate_race,
+    times,
+    tuning_cost,
+    tuning_sentences,
+)
 from mnist_rules.training.results import RunResult
+
+WORDS = Words(lambda label: f"size {label}", "soonest", "sooner", "update size")
 
 
 def size_name(run: RunResult) -> str:
@@ -18,8 +32,40 @@ def size_name(run: RunResult) -> str:
 
 
 def sweep_verdict(comparison: Comparison) -> str:
-    """One paragraph, built only from the recorded epochs."""
-    runs = sorted(comparison.runs, key=lambda run: run.batch_size)
+    """One paragraph, built only from the recorded epochs (and a line for the tuning's
+    cost, when the learning rates were tuned)."""
+    if comparison.replicated:
+        sentences = _replicated(comparison)
+    else:
+        sentences = [_one_seed(comparison)]
+        sentences += [s for s in (diverged_sentence(comparison, WORDS),) if s]
+    paragraph = " ".join(sentences + tuning_sentences(comparison, WORDS))
+    cost = tuning_cost(comparison)
+    return paragraph if cost is None else f"{paragraph}\n{cost}"
+
+
+def _replicated(comparison: Comparison) -> list[str]:
+    """By the median over each size's seeds; the curve's turn from the medians."""
+    sentences = replicate_race(comparison, WORDS)
+    sentences += [s for s in (diverged_sentence(comparison, WORDS),) if s]
+    summaries = comparison.summaries()
+    hits = sorted((s.time.median, label) for label, s in summaries.items() if s.time)
+    if hits and len(summaries) > 1:
+        first = {label: s.runs[0] for label, s in summaries.items()}
+        winner_s = hits[0][0]
+        # A size that missed but trained less than the winner took is no evidence.
+        short = {k for k, s in summaries.items() if not s.time and s.seconds_trained < winner_s}
+        kept = [run for label, run in first.items() if label not in short]
+        runs = sorted(kept, key=lambda run: run.batch_size)
+        sentences.append(_turn(runs, first[hits[0][1]]))
+    sentences.append(peaks_sentence(comparison, WORDS))
+    return sentences
+
+
+def _one_seed(comparison: Comparison) -> str:
+    runs = sorted((run for run in comparison.runs if run.epochs), key=lambda run: run.batch_size)
+    if not runs:
+        return f"No update size reached {comparison.target_acc:g}%: every run diverged."
     target = f"{comparison.target_acc:g}%"
     reached = comparison.reached()
 

@@ -1,40 +1,99 @@
 """The comparison's verdict in words: which rule reached the target first, how many
-times faster it was than each of the others, and what each cost per epoch."""
+times faster it was than each of the others, and what each cost per epoch. With several
+seeds, by the median over them and whether the lead holds (report.replicate_verdict);
+with a tuned learning rate, what the tuning chose and cost."""
 
 from __future__ import annotations
 
+import statistics
+from dataclasses import replace
+
 from mnist_rules.report.comparison import Comparison, median_epoch_seconds, rule_label
 from mnist_rules.report.numbers import seconds
+from mnist_rules.report.replicate_verdict import (
+    Words,
+    diverged_sentence,
+    epochs_phrase,
+    join_and,
+    peaks_sentence,
+    replicate_race,
+    times,
+    tuning_cost,
+    tuning_sentences,
+)
+
+__all__ = ["engines_verdict", "epochs_phrase", "join_and", "times", "verdict"]
+
+
+def rule_name(label: str) -> str:
+    """How the verdict names an arm: "the batch rule" ("torch/batch": "the batch rule
+    with the torch engine")."""
+    engine, _, rule = label.rpartition("/")
+    return f"the {rule} rule" + (f" with the {engine} engine" if engine else "")
+
+
+WORDS = Words(rule_name, "first", "faster", "rule")
 
 
 def verdict(comparison: Comparison) -> str:
-    """One paragraph, built only from the recorded epochs."""
-    runs = comparison.runs
+    """One paragraph, built only from the recorded epochs (and a line for the tuning's
+    cost, when the learning rates were tuned)."""
+    sentences = _sentences(comparison) + tuning_sentences(comparison, WORDS)
+    return _with_cost(" ".join(sentences), comparison)
+
+
+def _with_cost(paragraph: str, comparison: Comparison) -> str:
+    cost = tuning_cost(comparison)
+    return paragraph if cost is None else f"{paragraph}\n{cost}"
+
+
+def _sentences(comparison: Comparison) -> list[str]:
     target = f"{comparison.target_acc:g}%"
-    reached = comparison.reached()
-    hits = sorted((hit.seconds, rule) for rule, hit in reached.items() if hit is not None)
-    if not hits:
-        closest = max(runs, key=lambda r: r.best.test_acc)
-        epochs = max(len(run.epochs) for run in runs)
-        sentences = [
-            f"No rule reached {target} in {epochs_phrase(epochs)}; the closest was the"
-            f" {closest.rule} rule, with {closest.best.test_acc:.2f}% at epoch"
-            f" {closest.best.epoch}."
-        ]
+    if comparison.replicated:
+        sentences = replicate_race(comparison, WORDS)
     else:
-        sentences = _race(comparison, hits, target)
-    if len(runs) > 1:
-        base = min(runs, key=median_epoch_seconds)
-        costs = [
-            f"the {run.rule} rule {times(median_epoch_seconds(run) / median_epoch_seconds(base))}"
-            for run in runs
-            if run is not base
-        ]
-        sentences.append(
-            f"Per epoch, the {base.rule} rule was the cheapest"
-            f" ({seconds(median_epoch_seconds(base))} s of training); {join_and(costs)} as much."
-        )
-    return " ".join(sentences)
+        runs = [run for run in comparison.runs if run.epochs]
+        reached = comparison.reached()
+        hits = sorted((hit.seconds, rule) for rule, hit in reached.items() if hit is not None)
+        if hits:
+            sentences = _race(comparison, hits, target)
+        elif runs:
+            closest = max(runs, key=lambda r: r.best.test_acc)
+            epochs = max(len(run.epochs) for run in runs)
+            sentences = [
+                f"No rule reached {target} in {epochs_phrase(epochs)}; the closest was the"
+                f" {closest.rule} rule, with {closest.best.test_acc:.2f}% at epoch"
+                f" {closest.best.epoch}."
+            ]
+        else:
+            sentences = [f"No rule reached {target}: every run diverged."]
+    sentences += [s for s in (diverged_sentence(comparison, WORDS), _costs(comparison)) if s]
+    if comparison.replicated:
+        sentences.append(peaks_sentence(comparison, WORDS))
+    return sentences
+
+
+def _costs(comparison: Comparison) -> str | None:
+    """Which label's epoch cost least, and the others' as a multiple of it (medians
+    over the seeds)."""
+    per_epoch = {
+        label: statistics.median(median_epoch_seconds(run) for run in s.trained)
+        for label, s in comparison.summaries().items()
+        if s.trained
+    }
+    if len(per_epoch) < 2:
+        return None
+    base = min(per_epoch, key=per_epoch.__getitem__)
+    costs = [
+        f"{rule_name(label)} {times(value / per_epoch[base])}"
+        for label, value in per_epoch.items()
+        if label != base
+    ]
+    median = "a median " if comparison.replicated else ""
+    return (
+        f"Per epoch, {rule_name(base)} was the cheapest ({median}{seconds(per_epoch[base])} s"
+        f" of training); {join_and(costs)} as much."
+    )
 
 
 def engines_verdict(comparison: Comparison) -> str:
@@ -44,11 +103,12 @@ def engines_verdict(comparison: Comparison) -> str:
     paragraphs, winners = [], {}
     for engine in comparison.engines:
         runs = [run for run in comparison.runs if run.engine == engine]
-        alone = Comparison(runs, comparison.target_acc, label=rule_label)
-        said = verdict(alone)
+        trials = [replace(t, label=t.run.rule) for t in comparison.trials if t.run.engine == engine]
+        alone = Comparison(runs, comparison.target_acc, label=rule_label, trials=trials)
+        said = " ".join(_sentences(alone))
         paragraphs.append(f"With the {engine} engine, {said[0].lower()}{said[1:]}")
-        hits = sorted((hit.seconds, rule) for rule, hit in alone.reached().items() if hit)
-        winners[engine] = hits[0][1] if hits else None
+        medians = [(s.time.median, rule) for rule, s in alone.summaries().items() if s.time]
+        winners[engine] = min(medians)[1] if medians else None
     firsts = [
         f"{f'the {rule} rule' if rule else 'no rule'} with the {engine} engine"
         for engine, rule in winners.items()
@@ -61,7 +121,8 @@ def engines_verdict(comparison: Comparison) -> str:
     elif next(iter(winners.values())) is not None:
         rule = next(iter(winners.values()))
         paragraphs.append(f"The engines agree: the {rule} rule reaches {target} first.")
-    return "\n\n".join(paragraphs)
+    tuned = " ".join(tuning_sentences(comparison, WORDS))
+    return _with_cost("\n\n".join(paragraphs + ([tuned] if tuned else [])), comparison)
 
 
 def _race(comparison: Comparison, hits: list[tuple[float, str]], target: str) -> list[str]:
@@ -83,7 +144,7 @@ def _race(comparison: Comparison, hits: list[tuple[float, str]], target: str) ->
     ]
     short = []  # rules that missed but stopped before the winner's time: no ratio holds
     for run in comparison.runs:
-        if reached[run.rule] is not None:
+        if reached[run.rule] is not None or not run.epochs:
             continue
         spent = run.total_train_seconds
         missed = (
@@ -109,20 +170,3 @@ def _race(comparison: Comparison, hits: list[tuple[float, str]], target: str) ->
             + f" {target} sooner."
         )
     return sentences
-
-
-def join_and(items: list[str], sep: str = ", ") -> str:
-    """a; a and b; a, b, and c (sep "; " for clauses that hold commas themselves)."""
-    if len(items) == 1:
-        return items[0]
-    return (
-        sep.join(items[:-1]) + (" and " if len(items) == 2 else f"{sep.strip()} and ") + items[-1]
-    )
-
-
-def times(ratio: float) -> str:
-    return f"{ratio:.1f}x" if ratio < 100 else f"{ratio:,.0f}x"
-
-
-def epochs_phrase(n: int) -> str:
-    return f"{n} epoch{'' if n == 1 else 's'}"
