@@ -163,8 +163,8 @@ def _enqueued_before(study: optuna.Study, number: int, point: Point) -> bool:
 
 
 def _fail_stale(study: optuna.Study) -> None:
-    """Fail the running trials whose process stopped sending heartbeats (RDB only)."""
-    if isinstance(study._storage, optuna.storages.RDBStorage):
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            optuna.storages.fail_stale_trials(study)
+    """Fail the running trials whose process stopped sending heartbeats (an RDB
+    storage's; a no-op in memory)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        optuna.storages.fail_stale_trials(study)
