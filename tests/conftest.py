@@ -30,6 +30,7 @@ SLOW_FILES = {
     "test_cache_dir.py",
     "test_distributed.py",
     "test_gpu_check.py",
+    "test_grid_storage.py",
     "test_interrupts.py",
     "test_realdata.py",
     "test_triton_kernel.py",

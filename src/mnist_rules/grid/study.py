@@ -13,6 +13,7 @@ way the point is free again and the next run of the same command trains it.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -23,6 +24,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import optuna
+import sqlalchemy
 from optuna.trial import TrialState
 
 from mnist_rules.errors import UsageError
@@ -51,7 +53,9 @@ def open_study(storage: str | None, configuration: dict[str, Any]) -> optuna.Stu
     """The study of `configuration` in `storage` (None: in memory), created or resumed.
     A storage that cannot be opened, or that holds another configuration's study, is
     refused before anything in it is changed."""
-    optuna.logging.set_verbosity(logging.WARNING)
+    # Optuna's own warnings name the failed trials, duplicates included, with their
+    # tracebacks: the grid says what failed itself.
+    optuna.logging.set_verbosity(logging.ERROR)
     name = study_name(configuration)
     backend: Any = optuna.storages.InMemoryStorage()
     if storage is not None:
@@ -73,19 +77,48 @@ def open_study(storage: str | None, configuration: dict[str, Any]) -> optuna.Stu
 
 
 def _rdb(url: str):
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            return optuna.storages.RDBStorage(
-                url, heartbeat_interval=HEARTBEAT_SECONDS, grace_period=GRACE_SECONDS
-            )
-    except Exception as error:  # SQLAlchemy's: a bad URL, a missing driver, no server
-        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
-        raise UsageError(
-            f"--storage {url} cannot be opened: {reason}. Give a database URL that"
-            " SQLAlchemy can open, such as sqlite:///sweep.db (a file here) or"
-            " postgresql://user:password@host/db (with its driver installed)."
-        ) from None
+    for attempt in range(3):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                storage = optuna.storages.RDBStorage(
+                    url, heartbeat_interval=HEARTBEAT_SECONDS, grace_period=GRACE_SECONDS
+                )
+            if storage.engine.dialect.name == "sqlite":
+                _serialize(storage.engine)
+            return storage
+        except (sqlalchemy.exc.IntegrityError, sqlalchemy.exc.OperationalError) as error:
+            # Two workers created a new database's tables at once and the other's won:
+            # open it again. A storage that cannot be opened fails each time.
+            failed = error
+            time.sleep(POLL_SECONDS * attempt)
+        except Exception as error:  # SQLAlchemy's: a bad URL, a missing driver
+            failed = error
+            break
+    reason = str(failed).splitlines()[0] if str(failed) else type(failed).__name__
+    raise UsageError(
+        f"--storage {url} cannot be opened: {reason}. Give a database URL that"
+        " SQLAlchemy can open, such as sqlite:///sweep.db (a file here) or"
+        " postgresql://user:password@host/db (with its driver installed)."
+    ) from None
+
+
+def _serialize(engine) -> None:
+    """Make each SQLite transaction take the database's write lock when it begins.
+    SQLite has no row locks: Optuna pops a waiting trial by reading that it waits, then
+    marking it running, and two workers could both read it and both run it (seen in a
+    test of two workers). SQLAlchemy's recipe for pysqlite: the driver's own BEGIN off,
+    BEGIN IMMEDIATE in its place; the second worker then waits, and reads it running."""
+
+    @sqlalchemy.event.listens_for(engine, "connect")
+    def _no_driver_begin(dbapi_connection, record):
+        dbapi_connection.isolation_level = None
+
+    @sqlalchemy.event.listens_for(engine, "begin")
+    def _begin_immediate(connection):
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    engine.dispose()  # connections opened before the listeners: closed, opened anew
 
 
 def _refuse_another(backend, url: str, name: str, configuration: dict[str, Any]) -> None:
@@ -116,6 +149,11 @@ def run_points(study: optuna.Study, points: Sequence[Point], train_point: Object
                "phase": [TUNE, FINAL]}  # fmt: skip
 
     def objective(trial: optuna.Trial) -> float:
+        if not trial._fixed_params:
+            # Another worker popped the last waiting trial first, so `ask` made a new
+            # one from the sampler: not a point of the grid.
+            trial.set_user_attr("duplicate", True)
+            raise Duplicate
         point = Point(*(trial.suggest_categorical(k, v) for k, v in choices.items()))
         if _enqueued_before(study, trial.number, point):
             trial.set_user_attr("duplicate", True)
@@ -139,7 +177,10 @@ def run_points(study: optuna.Study, points: Sequence[Point], train_point: Object
                 for p in points
             }
         if any(t.state == TrialState.WAITING for t in trials):
-            study.optimize(objective, n_trials=1, catch=(Duplicate,))
+            # Another worker may finish a trial this one was about to update (seen once
+            # in a test of two workers, its cause not found): then look again.
+            with contextlib.suppress(optuna.exceptions.UpdateFinishedTrialError):
+                study.optimize(objective, n_trials=1, catch=(Duplicate,))
             continue
         running = {_key(t) for t in trials if t.state == TrialState.RUNNING}
         free = [p for p in points if p.key not in done and p.key not in running]
@@ -150,7 +191,9 @@ def run_points(study: optuna.Study, points: Sequence[Point], train_point: Object
 
 
 def _key(trial: optuna.trial.FrozenTrial) -> tuple:
-    params = trial.params or trial.system_attrs.get("fixed_params", {})
+    # The enqueued params, not those suggested so far: another worker's trial may be
+    # half-way through its suggestions when this one reads it.
+    params = trial.system_attrs.get("fixed_params") or trial.params
     return tuple(params.get(k) for k in ("label", "lr", "seed", "phase"))
 
 
