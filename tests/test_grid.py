@@ -213,3 +213,14 @@ def test_sweep_records_every_trial_with_its_evaluations(tiny_root, tmp_path):
                                                    "train_seconds", "test_acc"}  # fmt: skip
     assert len(data["runs"]) == 4 and data["tuning"]["seconds"] > 0
     assert not math.isnan(data["tuning"]["seconds"])
+
+
+def test_without_optuna_compare_and_sweep_say_how_to_install_it(tiny_root, monkeypatch):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "optuna" else real(name, *a))  # fmt: skip
+    for command in ("compare", "sweep"):
+        result = invoke(command, "--epochs", "1", "--device", "cpu", "--data-dir", tiny_root)
+        assert_clean_failure(result, 1, "pip install optuna")

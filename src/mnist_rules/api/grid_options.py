@@ -3,18 +3,30 @@
 
 from __future__ import annotations
 
+import importlib.util
 import math
 from collections.abc import Sequence
 from typing import Any
 
 from mnist_rules.config.options import DEFAULT_LR_GRID
-from mnist_rules.errors import UsageError
+from mnist_rules.errors import UsageError, UserError
 
 # What a grid's trials depend on: a storage holding another value of any of these holds
 # another configuration's grid (grid.study). The paths and the printing are not.
 IDENTITY = ("epochs", "evals_per_epoch", "target_acc", "batch_size", "shuffle", "engine",
             "engines", "step_mode", "data_mode", "stream_block", "stream_buffers", "device",
             "dataset", "train_subset", "lr")  # fmt: skip
+
+
+def require_optuna() -> None:
+    """The grid runs on Optuna: a clear error where it is missing (an install made with
+    --no-deps, as on the GPU machine), before any data is read."""
+    if importlib.util.find_spec("optuna") is None:
+        raise UserError(
+            "compare and sweep run their grid of trials through Optuna, which is not"
+            " installed here: pip install optuna (a dependency of mnist-rules that an"
+            " install with --no-deps leaves out)."
+        )
 
 
 def parse_seeds(seeds: str | Sequence[int] | None, seed: int) -> list[int]:

@@ -39,8 +39,7 @@ def run_grid(
             finals, tuning = grid.run(data, reporter)
     except Interrupted as stopped:
         where = (
-            f"The finished trials are in {grid.storage}: run the same command to go on from"
-            " them."
+            f"The finished trials are in {grid.storage}: run the same command to go on from them."
             if grid.storage is not None
             else "The grid was held in memory, so nothing of it was kept; give --storage"
             " sqlite:///grid.db to be able to resume one."

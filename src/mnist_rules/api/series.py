@@ -24,8 +24,9 @@ def console_for(quiet: bool) -> Console:
     from rich.console import Console
 
     console = Console(quiet=quiet, highlight=False, soft_wrap=True)
-    if not console.is_terminal:  # a log or a pipe: room for the tables' thirteen columns
-        console = Console(quiet=quiet, highlight=False, soft_wrap=True, width=170)
+    if not console.is_terminal:  # a log or a pipe: room for the tables' thirteen columns,
+        # their intervals unfolded (the sweep's over seeds takes about 220)
+        console = Console(quiet=quiet, highlight=False, soft_wrap=True, width=230)
     return console
 
 

@@ -8,7 +8,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from mnist_rules.api.grid_options import check_grid, configuration, parse_lrs, parse_seeds
+from mnist_rules.api.grid_options import (
+    check_grid,
+    configuration,
+    parse_lrs,
+    parse_seeds,
+    require_optuna,
+)  # fmt: skip
 from mnist_rules.api.outputs import check_outputs
 from mnist_rules.api.signature import takes
 from mnist_rules.api.startup import heavy_imports
@@ -73,6 +79,7 @@ def sweep(o) -> SweepResult:
     grid_lrs = parse_lrs(o.lrs, o.tune_lr)
     check_grid(o, grid_lrs, {"--lr": o.lr})
     check_outputs(o.json_out, o.csv_out, o.plot)  # before minutes of training
+    require_optuna()
 
     # Imported here, not at the top: importing mnist_rules must not pay for torch.
     with heavy_imports():
