@@ -111,3 +111,18 @@ def test_more_readings_than_updates_is_refused(tiny_root):
 def test_fewer_than_one_reading_is_refused(tiny_root):
     result = invoke("train", "--evals-per-epoch", "0", "--data-dir", tiny_root)
     assert result.exit_code == 2 and "--evals-per-epoch" in result.output
+
+
+def test_a_run_resumed_mid_epoch_keeps_every_reading(tiny_data, tmp_path):
+    """A reading due where a checkpoint is saved is taken first, so the checkpoint keeps
+    it, and the resumed run's readings are the uninterrupted run's."""
+    from checkpoint_runs import KeepEach
+
+    run_config = config("batch", 4, mode="eager", batch_size=50)  # 11 updates; marks 3, 6, 9
+    keep = KeepEach(tmp_path / "c.pt", 3)
+    whole = train(run_config, tiny_data, checkpoint=keep)
+    mid = next(s for s in keep.kept if s["position"]["samples"] and s["position"]["updates"] == 6)
+    resumed = train(run_config, tiny_data, resume=mid, resume_path=tmp_path / "c.pt")
+    assert [(p.epoch, p.updates, p.test_acc) for p in resumed.result.evaluations] == [
+        (p.epoch, p.updates, p.test_acc) for p in whole.result.evaluations]  # fmt: skip
+    assert len(whole.result.evaluations) == 8

@@ -85,7 +85,7 @@ def compare(o) -> CompareResult:
     with heavy_imports():
         import torch
 
-        from mnist_rules.api.grid_series import run_grid
+        from mnist_rules.api.grid_series import machine, run_grid, total_line
         from mnist_rules.api.results import CompareResult, TrainResult
         from mnist_rules.api.series import console_for, load_data, print_report
         from mnist_rules.config.train_config import TrainConfig
@@ -127,7 +127,8 @@ def compare(o) -> CompareResult:
         return Arm(label, reference, lambda lr, seed: config(engine, rule, lr, seed, evals))
 
     arms = [arm(engine, rule) for engine in chosen_engines for rule in chosen]
-    given = {f"lr_{rule}": lrs[rule] for rule in chosen}
+    # The machine names the study too: a CPU's trials and a GPU's do not share a grid.
+    given = {f"lr_{rule}": lrs[rule] for rule in chosen} | {"machine": machine(o.device)}
     grid = Grid(
         arms, seeds, o.target_acc, grid_lrs, o.storage,
         configuration("compare", o, [a.label for a in arms], seeds, grid_lrs, given),
@@ -154,4 +155,5 @@ def compare(o) -> CompareResult:
         save_figure(result.plot(), o.plot)
     curve = console.width if console.is_terminal else None
     print_report(console, result.parts(curve_width=curve), o.json_out, o.csv_out, o.plot)
+    console.print(total_line(result))
     return result

@@ -4,6 +4,7 @@ what a stopped grid says (where its finished trials are, and how to go on)."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -34,6 +35,7 @@ def run_grid(
     from mnist_rules.report.grid_progress import GridProgress
     from mnist_rules.training.interrupts import stop_after_update_on_signals
 
+    start = time.perf_counter()
     try:
         with stop_after_update_on_signals(), GridProgress(epochs, console, noun) as reporter:
             finals, tuning = grid.run(data, reporter)
@@ -48,4 +50,23 @@ def run_grid(
         raise
     comparison = comparison_of(finals, tuning)
     write_files(comparison, *outputs)
+    comparison.grid_seconds = time.perf_counter() - start  # not in the JSON: the clock's
+    comparison.trials_run = reporter.trials_run
     return comparison
+
+
+def total_line(comparison) -> str:
+    """What the grid took in all, printed last: set-up, readings and training."""
+    minutes, seconds = divmod(comparison.grid_seconds, 60)
+    took = f"{int(minutes)} min {seconds:.0f} s" if minutes else f"{seconds:.1f} s"
+    return f"the grid took {took} in all, {comparison.trials_run} trials trained here"
+
+
+def machine(device) -> str:
+    """The device a grid's runs take (`--device` resolved) and its name: part of what
+    names the grid's study, so that one storage never mixes a CPU's trials with a GPU's,
+    or two kinds of CPU's."""
+    from mnist_rules.device import describe, resolve_device
+
+    resolved = resolve_device(device)
+    return f"{resolved.type}: {describe(resolved)}"

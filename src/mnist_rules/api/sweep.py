@@ -83,7 +83,7 @@ def sweep(o) -> SweepResult:
 
     # Imported here, not at the top: importing mnist_rules must not pay for torch.
     with heavy_imports():
-        from mnist_rules.api.grid_series import run_grid
+        from mnist_rules.api.grid_series import machine, run_grid, total_line
         from mnist_rules.api.results import SweepResult, TrainResult
         from mnist_rules.api.series import console_for, load_data, print_report
         from mnist_rules.config.train_config import TrainConfig
@@ -114,7 +114,8 @@ def sweep(o) -> SweepResult:
     arms = [arm(size) for size in chosen]
     grid = Grid(
         arms, seeds, o.target_acc, grid_lrs, o.storage,
-        configuration("sweep", o, [a.label for a in arms], seeds, grid_lrs, {}),
+        configuration("sweep", o, [a.label for a in arms], seeds, grid_lrs,
+                      {"machine": machine(o.device)}),
     )  # fmt: skip
     console = console_for(o.quiet)
 
@@ -129,4 +130,5 @@ def sweep(o) -> SweepResult:
 
         save_figure(result.plot(), o.plot)
     print_report(console, result.parts(), o.json_out, o.csv_out, o.plot)
+    console.print(total_line(result))
     return result

@@ -19,6 +19,7 @@ class GridProgress(RichReporter):
         self._trials = self._started = 0
         self._point: Point | None = None
         self._epochs_in_trial = 0
+        self.trials_run = 0  # by this process (a resumed grid's finished ones not counted)
 
     def start_grid(self, trials: int, finished: int) -> None:
         """`finished`: trials a storage already holds, counted as done."""
@@ -32,6 +33,7 @@ class GridProgress(RichReporter):
 
     def start_trial(self, point: Point) -> None:
         self._started += 1
+        self.trials_run += 1
         self._point, self._epochs_in_trial = point, 0
         phase = "tuning" if point.phase == TUNE else "seed"
         self.progress.update(

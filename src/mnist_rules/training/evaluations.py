@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import math
 
+import torch
+
 from mnist_rules.errors import UsageError
+from mnist_rules.training import distributed
 from mnist_rules.training.results import Evaluation, RunResult
 
 
@@ -47,3 +50,26 @@ def reading(
         train_seconds=sum(e.train_seconds for e in done) + seconds,
         test_acc=test_acc,
     )
+
+
+def wait_for_device(device: torch.device) -> None:
+    """A sync point before a reading: the device's queued steps finish on the training
+    clock, not in the reading's pause."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def record(run, updates: int, seconds: float) -> None:
+    """Read the test accuracy of `run` (a training.loop.TrainingRun) after `updates` of
+    the epoch under way and `seconds` of its training; keep the reading, and ask the
+    run's on_evaluation whether to go on (its answer is `stopped_early`)."""
+    engine, world = run.engine, run.world
+    if not world.distributed:
+        test_acc = engine.evaluate()
+    else:  # once, not once per process: the weights are the same everywhere
+        test_acc = engine.evaluate() if world.is_main else math.nan
+        test_acc = distributed.broadcast_from_main(test_acc)
+    point = reading(run.result, updates, seconds, run.samples_per_update, test_acc)
+    run.result.evaluations.append(point)
+    if run.on_evaluation is not None:
+        run.result.stopped_early = run.on_evaluation(point)

@@ -214,6 +214,18 @@ class TrainingRun:
             for i, (batch, chunk) in enumerate(zip(batches, todo, strict=True), first):
                 engine.step(batch, chunk)
                 updates += chunk.last
+                # An evaluation waits for a point the engine can stop at, as a refresh does;
+                # before a checkpoint or a stop there, which then keep it. The epoch's end
+                # has its own (run_epoch).
+                ready = chunk.last and not policy.ends_epoch(i) and engine.can_stop_at(chunk.stop)
+                if due and updates >= due[0] and ready:
+                    due = [m for m in due if m > updates]
+                    engine.sync_model()  # on the clock: training work the engine held back
+                    evaluations.wait_for_device(engine.device)
+                    with clock.paused() as seconds:
+                        evaluations.record(self, updates, seconds)
+                    if self.result.stopped_early is not None:
+                        break
                 if policy.may_stop_after(chunk):
                     if STOP.signal is not None:  # Ctrl-C or SIGTERM: stop here
                         engine.end_epoch()  # the engine applies what it held back
@@ -227,16 +239,6 @@ class TrainingRun:
                         policy.saved(updates)
                 if policy.refresh_due(i, chunk):
                     self._refresh(reporter, chunk, updates, policy.ends_epoch(i))
-                # An evaluation waits for a point the engine can stop at, as a refresh does.
-                # The epoch's end has its own (run_epoch).
-                ready = chunk.last and not policy.ends_epoch(i) and engine.can_stop_at(chunk.stop)
-                if due and updates >= due[0] and ready:
-                    due = [m for m in due if m > updates]
-                    with clock.paused() as seconds:
-                        engine.sync_model()
-                        self._record_evaluation(updates, seconds)
-                    if self.result.stopped_early is not None:
-                        break
         finally:
             engine.end_epoch()  # also on an error: the model holds every step taken
         train_loss = ledger.epoch_loss()  # the epoch's last sync ends the timed region
@@ -249,20 +251,6 @@ class TrainingRun:
         if self.config.record_update_losses:
             self.update_losses.append(ledger.update_losses())
         return train_loss, seconds, updates
-
-    def _record_evaluation(self, updates: int, seconds: float) -> None:
-        """Read the test accuracy after `updates` of the epoch under way, `seconds` of its
-        training, and ask on_evaluation whether to go on."""
-        if not self.world.distributed:
-            test_acc = self.engine.evaluate()
-        else:  # once, not once per process: the weights are the same everywhere
-            test_acc = self.engine.evaluate() if self.world.is_main else math.nan
-            test_acc = distributed.broadcast_from_main(test_acc)
-        spu = self.samples_per_update
-        point = evaluations.reading(self.result, updates, seconds, spu, test_acc)
-        self.result.evaluations.append(point)
-        if self.on_evaluation is not None:
-            self.result.stopped_early = self.on_evaluation(point)
 
     def _refresh(self, reporter: Reporter, chunk, updates: int, epoch_end: bool) -> None:
         """Show the running loss (a sync); stop if it diverged, or, under torchrun, if a
@@ -318,7 +306,7 @@ class TrainingRun:
         train_loss, train_seconds, updates = self.train_epoch(reporter, checkpoint)
         eval_start = time.perf_counter()
         if self.result.stopped_early is None:  # the epoch's last evaluation, at its end
-            self._record_evaluation(updates, train_seconds)
+            evaluations.record(self, updates, train_seconds)
         test_acc = self.result.evaluations[-1].test_acc
         epoch_result = EpochResult(
             epoch=epoch,
