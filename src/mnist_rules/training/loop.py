@@ -217,8 +217,10 @@ class TrainingRun:
                 # An evaluation waits for a point the engine can stop at, as a refresh does;
                 # before a checkpoint or a stop there, which then keep it. The epoch's end
                 # has its own (run_epoch).
-                ready = chunk.last and not policy.ends_epoch(i) and engine.can_stop_at(chunk.stop)
-                if due and updates >= due[0] and ready:
+                if (
+                    due and updates >= due[0] and chunk.last and not policy.ends_epoch(i)
+                    and engine.can_stop_at(chunk.stop)
+                ):  # fmt: skip
                     due = [m for m in due if m > updates]
                     engine.sync_model()  # on the clock: training work the engine held back
                     evaluations.wait_for_device(engine.device)
