@@ -107,9 +107,11 @@ def sweep(o) -> SweepResult:
 
     def arm(size: int | None) -> Arm:
         # A size with fewer updates an epoch than --evals-per-epoch is read after each.
-        evals = min(o.evals_per_epoch, -(-n // (n if size is ALL else size)))
+        reference = config_for(size)
+        updates = reference.rule_entry.updates_per_epoch(n, reference.batch_size)
+        evals = min(o.evals_per_epoch, updates)
         label = "all" if size is ALL else str(size)
-        return Arm(label, config_for(size).lr, lambda lr, seed: config_for(size, lr, seed, evals))
+        return Arm(label, reference.lr, lambda lr, seed: config_for(size, lr, seed, evals))
 
     arms = [arm(size) for size in chosen]
     grid = Grid(
