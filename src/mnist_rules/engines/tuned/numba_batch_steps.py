@@ -27,12 +27,16 @@ several calls: each update's arithmetic is the same whichever call runs it.
 
 from __future__ import annotations
 
-import time
 from functools import cache
 
 import numpy as np
 
-from mnist_rules.engines.tuned.numba_sample_steps import _numba, jit_cached
+from mnist_rules.engines.tuned.numba_sample_steps import (
+    _numba,
+    f32_zeros,
+    jit_cached,
+    seconds_to_compile,
+)  # fmt: skip
 
 # The most samples per update the compiled loop takes (--step-mode kernel). auto picks
 # it up to where it is measured faster than the eager GEMMs: kernel_backends.FASTER_UP_TO.
@@ -43,8 +47,9 @@ MAX_SAMPLES = 64
 def compiled_batch_steps():
     """The jitted loop (numba must be available; the loop's module imports numba once
     numba_sample_steps._numba() has set its cache directory)."""
-    if isinstance(_numba(), str):
-        raise ImportError(_numba())
+    missing = _numba()  # a reason, where numba cannot be had
+    if isinstance(missing, str):
+        raise ImportError(missing)
     from mnist_rules.engines.tuned.numba_batch_kernel import batch_steps
 
     return jit_cached(batch_steps)
@@ -57,14 +62,9 @@ def scratch(b: int, hidden1: int, hidden2: int, classes: int) -> tuple[np.ndarra
 
 
 def compile_now() -> float:
-    """Compile (or load from the cache) the loop for float32 arrays: seconds taken.
-    Raises whatever numba raises when it cannot."""
-    start = time.perf_counter()
-    f32 = np.float32
-    two_d = lambda *shape: np.zeros(shape, dtype=f32)  # noqa: E731
-    one_d = lambda n: np.zeros(n, dtype=f32)  # noqa: E731
-    compiled_batch_steps()(
-        two_d(2, 3), two_d(2, 2), two_d(2, 3), 0, 0, 2, two_d(4, 3), one_d(4),
-        two_d(2, 4), one_d(2), two_d(2, 2), two_d(2, 2), f32(0.1), scratch(2, 3, 4, 2),
+    """Compile (or load from the cache) the loop for float32 arrays: seconds taken."""
+    z = f32_zeros
+    return seconds_to_compile(
+        compiled_batch_steps, z(2, 3), z(2, 2), z(2, 3), 0, 0, 2, z(4, 3), z(4), z(2, 4),
+        z(2), z(2, 2), z(2, 2), np.float32(0.1), scratch(2, 3, 4, 2),
     )  # fmt: skip
-    return time.perf_counter() - start

@@ -207,15 +207,24 @@ def jit_cached(fn):
         return jit(cache=False)  # compiled each run (about 2 s) rather than not at all
 
 
-def compile_now() -> float:
-    """Compile (or load from the cache) the steps for float32 arrays: seconds taken.
-    Raises whatever numba raises when it cannot."""
+def f32_zeros(*shape: int) -> np.ndarray:
+    """A float32 array of zeros: the dummy arguments a compiled loop is compiled for."""
+    return np.zeros(shape, dtype=np.float32)
+
+
+def seconds_to_compile(compiled, *args) -> float:
+    """Get the jitted loop from `compiled` and call it once on `args`, which compiles it
+    (or loads it from numba's cache): seconds taken. Raises whatever numba raises when
+    it cannot."""
     start = time.perf_counter()
-    f32 = np.float32
-    two_d = lambda *shape: np.zeros(shape, dtype=f32)  # noqa: E731
-    one_d = lambda n: np.zeros(n, dtype=f32)  # noqa: E731
-    compiled_steps()(
-        two_d(2, 3), two_d(2, 2), two_d(2, 3), 0, 0, two_d(4, 3), one_d(4),
-        two_d(2, 4), one_d(2), two_d(2, 2), two_d(2, 2), f32(0.1), two_d(5, 4),
-    )  # fmt: skip
+    compiled()(*args)
     return time.perf_counter() - start
+
+
+def compile_now() -> float:
+    """Compile (or load from the cache) the steps for float32 arrays: seconds taken."""
+    z = f32_zeros
+    return seconds_to_compile(
+        compiled_steps, z(2, 3), z(2, 2), z(2, 3), 0, 0, z(4, 3), z(4), z(2, 4), z(2),
+        z(2, 2), z(2, 2), np.float32(0.1), z(5, 4),
+    )  # fmt: skip
