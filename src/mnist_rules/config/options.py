@@ -1,157 +1,21 @@
 """Every option of every command, defined once: its flags, default, range and help.
 
 `RUN` holds the settings of a training run (each is a TrainConfig field); `OUTPUT` the
-files and printing. Each command's table (TRAIN, COMPARE, SWEEP, PROFILE) picks its
-options from them, in the order its --help lists them, with another default or help
-where the command needs one. The command line's options, the API's signatures and
-checks, and TrainConfig are all built from these tables: adding an option is a row
-here, the code that uses it, and its line in docs/api.md (docs/development.md).
-No torch here: --help reads this module.
+files and printing (both in config/run_options.py). Each command's table (TRAIN,
+COMPARE, SWEEP, PROFILE, NOISE_SCALE) picks its options from them, in the order its
+--help lists them, with another default or help where the command needs one. The
+command line's options, the API's signatures and checks, and TrainConfig are all built
+from these tables: adding an option is a row here (or in run_options.py), the code that
+uses it, and its line in docs/api.md (docs/development.md). No torch here: --help reads
+this module.
 """
 
 from __future__ import annotations
 
-from mnist_rules.config.rules import DEFAULT_BATCH_SIZE, RULES, batch_rules
-from mnist_rules.config.spec import Choices, Options, Spec, choice, number, path, switch, text
-from mnist_rules.data.mnist import DATA_DIR_ENV, DatasetName
-from mnist_rules.data.modes import STREAM_BLOCK, STREAM_BUFFERS, DataMode
-from mnist_rules.device import DeviceChoice
-from mnist_rules.engines.modes import EngineName, StepMode, Transfer
+from mnist_rules.config.rules import DEFAULT_BATCH_SIZE, RULES
+from mnist_rules.config.run_options import ENGINE_HELP, OUTPUT, RUN, batch_rule_names, by_rule
+from mnist_rules.config.spec import Options, Spec, number, path, switch, text
 
-
-def _by_rule(value, whole: str = "", by_size: bool = False) -> str:
-    """A per-rule default in words, rules that share it together: "0.1 (epoch, batch),
-    0.01 (sample)"; `whole` said of the
-    rule whose update is the whole set: "2,000 (sample), 200 (batch), 2 (epoch: ...)"
-    (`by_size`: the rules from the smallest updates up)."""
-    rules = list(RULES.values())
-    if by_size:
-        rules.sort(key=lambda r: (r.one_update_per_epoch, r.samples or 0))
-    groups: dict[str, list[str]] = {}
-    for rule in rules:
-        name = f"{rule.name}: {whole}" if whole and rule.one_update_per_epoch else rule.name
-        groups.setdefault(value(rule), []).append(name)
-    return ", ".join(f"{shown} ({', '.join(names)})" for shown, names in groups.items())
-
-
-ENGINE_HELP = (
-    "tuned: the same SGD with the data on the device, the backward written out and the"
-    " updates fused (and per-sample SGD compiled, with --step-mode auto on the CPU). torch:"
-    " plain PyTorch (DataLoader, autograd, optim.SGD), as the reference trains: the"
-    " baseline every speed-up is measured against."
-)
-_batch_rules = " and ".join(batch_rules())
-
-# The settings of a training run: TrainConfig's fields, in its order.
-RUN: dict[str, Spec] = {
-    "rule": Spec(
-        ("--rule",),
-        "batch",
-        Choices(lambda: RULES),
-        help="; ".join(f"{rule.name}: {rule.help}" for rule in RULES.values()) + ".",
-    ),
-    "epochs": number("--epochs", 10, min=1, help="Passes over the training set."),
-    "evals_per_epoch": number(
-        "--evals-per-epoch",
-        1,
-        min=1,
-        help="Read the test accuracy this many times an epoch, at evenly spaced updates (the"
-        " last at the epoch's end), off the training clock; the weights are the same"
-        " whatever the number.",
-    ),
-    "lr": number(
-        "--lr",
-        None,  # None: the rule's reference rate
-        float,
-        positive=True,
-        help=f"Learning rate. Default: the reference {_by_rule(lambda r: f'{r.default_lr:g}')}.",
-    ),
-    "batch_size": number(
-        "--batch-size",
-        None,  # None: the rule's (100), or the whole set if it is smaller
-        min=1,
-        help=f"Samples per update for --rule {_batch_rules} (default {DEFAULT_BATCH_SIZE}).",
-    ),
-    "shuffle": switch(
-        "--shuffle/--no-shuffle",
-        default=None,  # None: the rule's (batch reshuffles, the others keep dataset order)
-        help="Reshuffle every epoch. Default: on for "
-        + ", ".join(r.name for r in RULES.values() if r.shuffle_by_default)
-        + ", off (dataset order) otherwise.",
-        show_default=False,
-    ),
-    "seed": number("--seed", 0, help="Seeds the weights and the shuffling."),
-    "engine": choice("--engine", EngineName.tuned, help=ENGINE_HELP),
-    "step_mode": choice(
-        "--step-mode",
-        StepMode.auto,
-        help="How the tuned engine runs its steps. eager: op by op. graph: each step (a"
-        " block of 128 per-sample steps, or one chunk) replayed as a CUDA graph (CUDA only)."
-        " compile: through torch.compile. kernel: the steps of updates of 1 to 64 samples"
-        " compiled (a numba loop per block on the CPU; fused Triton kernels on CUDA, one"
-        " sample per update); larger updates are GEMMs and run as in eager. auto: the"
-        " fastest measured here: kernel on the CPU up to 50 samples per update, else"
-        " eager. A mode that cannot run falls back to eager with a one-line warning.",
-    ),
-    "data_mode": choice(
-        "--data-mode",
-        DataMode.auto,
-        help="resident: read the training set into memory. stream: memory-map it and"
-        " stream it a block at a time (for sets larger than memory; the batch rule then"
-        " shuffles blocks, and within them, not the whole set). auto: stream when the"
-        " images would take more than half the available memory.",
-    ),
-    "stream_block": number(
-        "--stream-block",
-        STREAM_BLOCK,
-        min=1,
-        help="Stream mode: samples per block, the unit read, copied and shuffled.",
-    ),
-    "stream_buffers": number(
-        "--stream-buffers",
-        STREAM_BUFFERS,
-        min=2,  # one trained on, one being read
-        help="Stream mode: blocks in the ring of (pinned, on CUDA) buffers: one trained on,"
-        " the others read ahead.",
-    ),
-    "transfer": choice(
-        "--transfer",
-        None,  # None: the engine's own way (torch: a copy per step; tuned: resident)
-        Transfer,
-        help="per-step: copy each step's input to the device on its own (the reference's"
-        " way); resident: move the whole set once. Default: the engine's own way (torch:"
-        " per-step, tuned: resident). CUDA only.",
-    ),
-    "pinned": switch(
-        "--pinned/--pageable",
-        default=False,  # profile's is None: pageable, unless --transfer is asked
-        help="Copy from pinned (page-locked) or pageable host memory. Default: pageable."
-        " CUDA only.",
-        show_default=False,
-    ),
-    "device": choice("--device", DeviceChoice.auto, help="auto takes a CUDA GPU when present."),
-    "dataset": choice("--dataset", DatasetName.mnist, help="Any set in MNIST's IDX format."),
-    "data_dir": path(
-        "--data-dir",
-        file_okay=False,
-        help=f"Where <Dataset>/raw/ lives or is downloaded to. Default: ${DATA_DIR_ENV}, else"
-        " the per-user cache directory.",
-    ),
-    "train_subset": number(
-        "--train-subset", None, min=1, help="Train on the first N training images (quick runs)."
-    ),
-}
-
-# What a command writes and prints.
-OUTPUT: dict[str, Spec] = {
-    "target_acc": number(
-        "--target-acc", 96.0, float, min=0, max=100, help="The test accuracy (percent) to race to."
-    ),
-    "json_out": path("--json", dir_okay=False, help="Write the results JSON here (atomically)."),
-    "csv_out": path("--csv", dir_okay=False, help="Write one row per rule per epoch."),
-    "plot": path("--plot", dir_okay=False, help="Write the curves here (.png, .svg or .pdf)."),
-    "quiet": switch("--quiet", "-q", help="Print nothing but errors."),
-}
 # compare's and sweep's grid: seeds, the learning rates per arm, and where it is kept.
 # --tune-lr's grid: half-decades from 0.003 to 3. Measured on real MNIST, seed 0, 4 epochs
 # (docs/sweep.md): the best rates were 0.01 (size 1), 0.1 (10), 0.3 (100) and 1 (1000 and
@@ -265,7 +129,8 @@ COMPARE = Options(
             for rule in RULES.values()
         },
         "batch_size": RUN["batch_size"].but(
-            help=f"Samples per update of the {_batch_rules} rule (default {DEFAULT_BATCH_SIZE})."
+            help=f"Samples per update of the {batch_rule_names} rule"
+            f" (default {DEFAULT_BATCH_SIZE})."
         ),
         "update_losses": switch(
             "--update-losses",
@@ -290,6 +155,17 @@ COMPARE = Options(
     },
 )
 
+# The images the noise scale is measured over: 10,000 took about a second a point on 2
+# cores (float64), and kept B_simple's run-to-run spread over samples within a few percent
+# (docs/theory.md).
+DEFAULT_NOISE_SAMPLES = 10_000
+NOISE_SAMPLES = number(
+    "--samples",
+    DEFAULT_NOISE_SAMPLES,
+    min=2,
+    help="Training images to measure over, drawn once from --seed (capped at the training set).",
+)
+
 SWEEP = Options(
     "sweep",
     "Train with each update size from the same initial weights; where does the trade-off"
@@ -312,10 +188,42 @@ SWEEP = Options(
             help="Reshuffle every epoch (default: as the rules do: one sample per update in"
             " dataset order, larger updates reshuffled).",
         ),
-        **_pick("engine", "step_mode", *DATA, "data_mode", "seed"),
+        "engine": COMPARE["engine"],
+        "engines": COMPARE["engines"].but(
+            help="Run each size on each of these engines, comma-separated (torch,tuned), all"
+            " from the same initial weights; in place of --engine. The model then says why"
+            " their best sizes differ (docs/theory.md).",
+        ),
+        **_pick("step_mode", *DATA, "data_mode", "seed"),
         "plot": OUTPUT["plot"].but(help="Write the figure here (.png, .svg or .pdf)."),
-        "json_out": OUTPUT["json_out"].but(help="Write every run's results and time to target."),
+        "noise_samples": NOISE_SAMPLES.but(
+            flags=("--noise-samples",),
+            min=0,
+            help="Measure the gradient noise scale along the fastest size's training over this"
+            " many training images, set beside the fitted B_crit (docs/theory.md); 0: do not.",
+        ),
+        "json_out": OUTPUT["json_out"].but(
+            help="Write every run's results, time to target and the fitted model."
+        ),
         "csv_out": OUTPUT["csv_out"].but(help="Write one row per size per epoch."),
+        **_pick("quiet"),
+    },
+)
+
+NOISE_SCALE = Options(
+    "noise-scale",
+    "Measure the gradient noise scale B_simple at the initial weights and after each epoch"
+    " of a training run.",
+    {
+        "samples": NOISE_SAMPLES,
+        **_pick("rule", "lr", "batch_size", "shuffle", "engine", "step_mode"),
+        "epochs": RUN["epochs"].but(
+            default=2,
+            min=0,
+            help="Epochs to train, measuring after each (0: the initial weights only).",
+        ),
+        **_pick(*DATA, "seed", "json_out"),
+        "plot": OUTPUT["plot"].but(help="Write B_simple, |G|² and tr(Σ) against training here."),
         **_pick("quiet"),
     },
 )
@@ -331,7 +239,7 @@ PROFILE = Options(
             None,  # None: the rule's (config/rules.py)
             min=1,
             help="Update steps to profile. Default: "
-            + _by_rule(lambda r: f"{r.profile_steps:,}", "an update is a whole epoch", by_size=True)
+            + by_rule(lambda r: f"{r.profile_steps:,}", "an update is a whole epoch", by_size=True)
             + ".",
         ),
         "warmup": number(
@@ -339,7 +247,7 @@ PROFILE = Options(
             None,
             min=0,
             help="Update steps before measuring. Default: "
-            + _by_rule(lambda r: f"{r.profile_warmup:,}", by_size=True)
+            + by_rule(lambda r: f"{r.profile_warmup:,}", by_size=True)
             + ".",
         ),
         "transfer": RUN["transfer"],
@@ -362,4 +270,4 @@ PROFILE = Options(
     },
 )
 
-COMMANDS = {options.command: options for options in (TRAIN, COMPARE, SWEEP, PROFILE)}
+COMMANDS = {options.command: options for options in (TRAIN, COMPARE, SWEEP, PROFILE, NOISE_SCALE)}
