@@ -28,6 +28,11 @@ def shown(default) -> str:
     return f'`"{default}"`' if isinstance(default, str) else f"`{default!r}`"
 
 
+def function(command: str) -> str:
+    """The API function of a command: noise-scale's is noise_scale."""
+    return command.replace("-", "_")
+
+
 def section(heading: str) -> str:
     """The part of docs/api.md under the heading `heading`, up to the next heading."""
     start = re.search(rf"^#+ {re.escape(heading)}$", API_DOC, re.MULTILINE).start()
@@ -38,7 +43,7 @@ def section(heading: str) -> str:
 @pytest.mark.parametrize("command", COMMANDS)
 def test_the_api_signature_takes_the_specs_options_and_defaults(command):
     options = COMMANDS[command]
-    params = inspect.signature(getattr(mnist_rules, command)).parameters
+    params = inspect.signature(getattr(mnist_rules, function(command))).parameters
     assert list(params) == list(options.specs)
     assert all(p.kind is inspect.Parameter.KEYWORD_ONLY for p in params.values())
     assert {n: p.default for n, p in params.items()} == {
@@ -72,10 +77,10 @@ def test_api_doc_names_every_public_name():
 
 @pytest.mark.parametrize("command", COMMANDS)
 def test_api_doc_lists_every_parameter_with_its_default_and_flag(command):
-    text = section(f"`{command}`")
+    text = section(f"`{function(command)}`")
     for name, spec in COMMANDS[command].specs.items():
         row = f"| `{name}` | {shown(spec.default)} | `{spec.flag}` |"
-        assert row in text, f"docs/api.md, ### `{command}`: no row starting {row}"
+        assert row in text, f"docs/api.md, ### `{function(command)}`: no row starting {row}"
     assert text.count("\n| `") == len(COMMANDS[command].specs)  # and no stale ones
 
 

@@ -11,16 +11,18 @@ import torch
 from cli_runner import invoke
 from idx_files import write_dataset, write_idx
 
-COMMANDS = ("train", "compare", "profile", "sweep")
+COMMANDS = ("train", "compare", "profile", "sweep", "noise-scale")
 # Each command's output files; all are given, so that none may be left half-written.
 OUTPUTS = {
     "train": [("--json", "r.json"), ("--save", "w.pt"), ("--checkpoint", "c.pt")],
     "compare": [("--json", "c.json"), ("--csv", "c.csv"), ("--plot", "c.png")],
     "profile": [("--json", "p.json"), ("--trace", "t.json")],
     "sweep": [("--json", "s.json"), ("--csv", "s.csv"), ("--plot", "s.png")],
+    "noise-scale": [("--json", "n.json"), ("--plot", "n.png")],
 }
 QUICK = {"train": ["--epochs", "1"], "compare": ["--epochs", "1"], "profile": ["--steps", "2"],
-         "sweep": ["--epochs", "1", "--sizes", "1,all"]}  # fmt: skip
+         "sweep": ["--epochs", "1", "--sizes", "1,all"],
+         "noise-scale": ["--epochs", "1", "--samples", "50"]}  # fmt: skip
 
 
 def run(command, data_dir, out_dir, *args, outputs=True):
@@ -45,9 +47,10 @@ OPTIONS = [
       for v in ("0", "-1", "nan", "inf")],
     *[("compare", [f"--lr-{r}", v], 2, f"--lr-{r} must be a positive finite number")
       for r, v in (("epoch", "0"), ("batch", "-0.5"), ("sample", "nan"), ("batch", "inf"))],
-    *[(c, ["--batch-size", "0"], 2, "--batch-size") for c in ("train", "compare")],
+    ("noise-scale", ["--samples", "1"], 2, "--samples"),
+    *[(c, ["--batch-size", "0"], 2, "--batch-size") for c in ("train", "compare", "noise-scale")],
     *[(c, ["--batch-size", "513"], 2, "larger than the training set (512 images)")
-      for c in ("train", "compare")],
+      for c in ("train", "compare", "noise-scale")],
     *[(c, ["--train-subset", "0"], 2, "--train-subset") for c in COMMANDS],
     *[(c, ["--train-subset", "513"], 2, "--train-subset must be between 1 and 512")
       for c in COMMANDS],

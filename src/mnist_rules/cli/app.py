@@ -7,6 +7,7 @@ import typer
 
 import mnist_rules
 from mnist_rules.api.compare import compare
+from mnist_rules.api.noise_scale import noise_scale
 from mnist_rules.api.profile import profile
 from mnist_rules.api.sweep import sweep
 from mnist_rules.api.train import train
@@ -53,6 +54,7 @@ def make_app() -> typer.Typer:
     app.command(no_args_is_help=False)(command(compare, check=update_losses_need_a_plot))
     app.command(no_args_is_help=False)(command(sweep))
     app.command(no_args_is_help=False)(command(profile))
+    app.command("noise-scale", no_args_is_help=False)(command(noise_scale))
     app.command("make-large")(make_large)
     return app
 
