@@ -15,7 +15,10 @@ from dev_packages import require
 from mnist_rules.report.comparison import CSV_COLUMNS
 
 # What differs between two runs of the same options: the clock, and memory.
-TIMINGS = {"train_seconds", "eval_seconds", "compile_seconds", "peak_memory_bytes", "seconds"}
+# Timings, and what is made from them: sweep's cost fits per engine, and its noise
+# scale (measured along the size that was fastest).
+TIMINGS = {"train_seconds", "eval_seconds", "compile_seconds", "peak_memory_bytes", "seconds",
+           "engines", "noise_scale"}  # fmt: skip
 PROFILE_SAME = ("rule", "engine", "device", "steps", "warmup", "transfer_mode", "data_mode",
                 "pinned", "step_mode", "updates_per_epoch", "schema_version")  # fmt: skip
 
@@ -40,7 +43,7 @@ def test_importing_the_package_and_finding_the_api_does_not_import_torch():
     code = (
         "import sys, mnist_rules\n"
         "assert 'torch' not in sys.modules\n"
-        "for name in ('train', 'compare', 'sweep', 'profile', 'UserError'):\n"
+        "for name in ('train', 'compare', 'sweep', 'profile', 'noise_scale', 'UserError'):\n"
         "    getattr(mnist_rules, name)\n"
         "print(sorted(m for m in ('torch', 'rich', 'matplotlib') if m in sys.modules))\n"
     )
@@ -141,7 +144,7 @@ def test_sweep_returns_what_sweep_json_writes_and_takes_a_list_of_sizes(tiny_roo
     written = cli_json(tmp_path, "sweep", "--sizes", "1,64,all", "--epochs", 2, "--target-acc",
                        50, "--data-dir", tiny_root, "--device", "cpu")  # fmt: skip
     assert without_timings(swept.to_dict()) == without_timings(written)
-    assert len(swept.plot().axes) == 2
+    assert len(swept.plot().axes) == 3
     assert "Samples per update swept" in run_text(swept)
 
 

@@ -86,7 +86,7 @@ def test_json_holds_every_run_and_the_time_to_target(tmp_path):
     assert data["best_acc"]["sample"]["median"] == 96.8
     assert data["peaked_before_last"] == {"epoch": 0, "batch": 0, "sample": 1}
     assert data["overfit_peak_epoch"] == {"epoch": None, "batch": None, "sample": None}
-    assert data["trials"] == [] and data["tuning"] is None and data["schema_version"] == 3
+    assert data["trials"] == [] and data["tuning"] is None and data["schema_version"] == 4
 
 
 def test_csv_round_trips_one_row_per_rule_per_epoch(tmp_path):

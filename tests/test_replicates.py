@@ -115,7 +115,7 @@ def test_the_json_sums_each_label_up_over_its_seeds():
     batch = seeded("batch", [[92.0, 97.0, 96.5, 96.0], [92.0, 96.5, 96.8, 97.0]], [2.0, 3.0])
     epoch = seeded("epoch", [20.0, 37.0, 38.0, 39.0], [1.0, 1.0], batch_size=1000)
     data = Comparison(batch + epoch, 96.0).to_dict()
-    assert data["schema_version"] == 3 and len(data["runs"]) == 4
+    assert data["schema_version"] == 4 and len(data["runs"]) == 4
     assert data["time_to_target"]["batch"] == {
         "reached": 2, "runs": 2, "diverged": 0,
         "seconds": {"median": 5.0, "low": 4.0, "high": 6.0, "interval": "min-max", "n": 2},

@@ -60,12 +60,36 @@ def test_the_csv_has_a_row_per_size_per_epoch(outputs):
     ]
 
 
-def test_the_figure_is_a_real_png_with_its_two_panels(outputs):
+def test_the_figure_is_a_real_png_with_its_three_panels(outputs):
     _, out = outputs
     assert panels(out / "s.png") == [
         "Training seconds to 30% test accuracy",
+        "Steps to the target against samples per update",
         "Test accuracy against training time",
     ]
+
+
+def test_the_json_carries_the_model_and_the_noise_scale(outputs):
+    """The fits' keys are there, finite where there were points to fit, and B_simple
+    was measured along the fastest size's training: at its start and each epoch's end."""
+    result, out = outputs
+    data = json.loads((out / "s.json").read_text())
+    model = data["model"]
+    reached = [b for b in (1, 10, 64, N) if b not in model["not_reached"]]
+    assert {"b_crit", "s_min", "engines", "noise_scale", "points"} <= set(model)
+    if len(reached) >= 2:
+        assert math.isfinite(model["b_crit"]) and math.isfinite(model["s_min"])
+        assert [p["size"] for p in model["points"]] == reached
+    tuned = model["engines"]["tuned"]
+    assert tuned["t0"] > 0 and tuned["c"] > 0  # every size trained: a cost fit
+    assert [p["size"] for p in tuned["points"]] == [1, 10, 64, N]
+    noise = model["noise_scale"]
+    if noise is not None:  # the fastest size's, when one reached the target
+        assert noise["label"] in data["time_to_target"]
+        assert [p["epoch"] for p in noise["points"]] == [0, 1, 2]
+        assert all("b_simple" in p for p in noise["points"])
+        assert "measuring the gradient noise scale along size" in result.output
+    assert "Why (docs/theory.md):" in result.output
 
 
 def test_it_prints_the_table_and_the_verdict(outputs):

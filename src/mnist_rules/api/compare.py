@@ -4,8 +4,6 @@ training time, and what each costs per epoch. Returns a CompareResult."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from enum import Enum
 from typing import TYPE_CHECKING
 
 from mnist_rules.api.grid_options import (
@@ -15,37 +13,17 @@ from mnist_rules.api.grid_options import (
     parse_seeds,
     require_optuna,
 )  # fmt: skip
+from mnist_rules.api.names import engines_named, parse_names, step_mode_for
 from mnist_rules.api.outputs import check_outputs
 from mnist_rules.api.signature import takes
 from mnist_rules.api.startup import heavy_imports
-from mnist_rules.config.options import COMPARE, DEFAULT_ENGINE
+from mnist_rules.config.options import COMPARE
 from mnist_rules.config.rules import RULES, batch_rules
-from mnist_rules.engines.modes import EngineName, StepMode
 from mnist_rules.errors import UsageError
 from mnist_rules.world import world_from_env
 
 if TYPE_CHECKING:
     from mnist_rules.api.results import CompareResult
-
-
-def parse_names(names: str | Sequence, kind, option: str, noun: str) -> list:
-    """`--rules epoch,batch` (or `--engines torch,tuned`; in Python also a list of names
-    or members) as a list of `kind` (an Enum, or the valid names), each once."""
-    text = names if isinstance(names, str) else ",".join(_value(name) for name in names)
-    names = [name.strip() for name in text.split(",") if name.strip()]
-    valid = ", ".join(_value(member) for member in kind)
-    if not names:
-        raise UsageError(f"{option} needs at least one of {valid}, separated by commas.")
-    unknown = [n for n in names if n not in {_value(member) for member in kind}]
-    if unknown:
-        raise UsageError(f"{option}: unknown {noun} {unknown[0]!r}; choose from {valid}.")
-    if len(set(names)) != len(names):
-        raise UsageError(f"{option} {text}: each {noun} may be named once.")
-    return [kind(n) for n in names] if isinstance(kind, type) else names
-
-
-def _value(name) -> str:
-    return name.value if isinstance(name, Enum) else str(name)
 
 
 @takes(COMPARE, "CompareResult")
@@ -57,13 +35,7 @@ def compare(o) -> CompareResult:
             " (the epoch and batch rules train data-parallel)."
         )
     chosen = parse_names(o.rules, list(RULES), "--rules", "rule")
-    if o.engines is not None and o.engine is not None:
-        raise UsageError("--engine and --engines both name the engines; give one of them.")
-    chosen_engines = (
-        parse_names(o.engines, EngineName, "--engines", "engine")
-        if o.engines is not None
-        else [o.engine or DEFAULT_ENGINE]
-    )
+    chosen_engines = engines_named(o)
     # Each rule's --lr-<rule> (a rule added at run time has none: its default rate).
     lrs = {name: getattr(o, f"lr_{name}", None) for name in RULES}
     for rule, value in lrs.items():
@@ -89,15 +61,8 @@ def compare(o) -> CompareResult:
         from mnist_rules.api.results import CompareResult, TrainResult
         from mnist_rules.api.series import console_for, load_data, print_report
         from mnist_rules.config.train_config import TrainConfig
-        from mnist_rules.engines.registry import engine_class
         from mnist_rules.grid.run import Arm, Grid
         from mnist_rules.report.comparison import engine_rule_label, rule_label
-
-    def step_mode(engine: EngineName) -> StepMode:
-        """With --engines, the step mode is for the engines that take it: the others run
-        theirs (alone, an engine refuses a mode it does not take, as train does)."""
-        takes_it = o.step_mode in engine_class(engine).step_modes
-        return o.step_mode if takes_it or len(chosen_engines) == 1 else StepMode.auto
 
     several = len(chosen_engines) > 1
 
@@ -108,7 +73,7 @@ def compare(o) -> CompareResult:
             lr=lr,
             batch_size=o.batch_size if RULES[rule].takes_batch_size else None,
             engine=engine,  # the same seed: every run starts from the same weights
-            step_mode=step_mode(engine),
+            step_mode=step_mode_for(o.step_mode, engine, len(chosen_engines)),
             record_update_losses=o.update_losses,
             seed=seed,
             evals_per_epoch=evals,

@@ -108,21 +108,36 @@ class CompareResult(_Runs, Comparison):
 class SweepResult(_Runs, Comparison):
     """`sweep`'s result: `runs` (TrainResults, one per size and seed, in --sizes order;
     a run's `batch_size` is its samples per update), `target_acc`, `summaries()`,
-    `reached()`, `trials`, `tuning`, `to_dict()`."""
+    `reached()`, `trials`, `tuning`, `noise_scale` (B_simple along the fastest size's
+    training, when measured), `model()` (the fitted model: docs/theory.md), `to_dict()`."""
+
+    noise_scale: dict[str, Any] | None = field(default=None, repr=False)
+
+    def model(self):
+        """S(B), t(B) per engine and what they predict (report.speed_model.SpeedModel)."""
+        from mnist_rules.report.speed_model import speed_model
+
+        return speed_model(self, self.noise_scale)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**super().to_dict(), "model": self.model().to_dict()}
 
     def parts(self) -> Parts:
         from mnist_rules.report.compare_tables import accuracy_table
-        from mnist_rules.report.sweep_tables import size_heading, sweep_table
+        from mnist_rules.report.speed_model_text import model_paragraph
+        from mnist_rules.report.sweep_tables import engine_size_heading, size_heading, sweep_table
         from mnist_rules.report.sweep_verdict import sweep_verdict
 
+        heading = engine_size_heading if len(self.engines) > 1 else size_heading
         return [
             (sweep_table(self), False),
-            (accuracy_table(self, size_heading, noun="update size"), False),
+            (accuracy_table(self, heading, noun="update size"), False),
             (sweep_verdict(self), True),
+            (model_paragraph(self.model()), True),
         ]
 
     def plot(self):
-        """The figure `sweep --plot` draws."""
+        """The figure `sweep --plot` draws: with the model's panel (docs/theory.md)."""
         from mnist_rules.report.sweep_plot import sweep_figure
 
-        return sweep_figure(self)
+        return sweep_figure(self, self.model())

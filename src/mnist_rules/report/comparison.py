@@ -21,11 +21,12 @@ from mnist_rules.grid.records import DIVERGED, FINAL, TrialRecord, Tuning
 from mnist_rules.report.replicates import ArmSummary
 from mnist_rules.training.results import RunResult
 
-# 3: several runs per label (seeds); time_to_target per label over its seeds (reached k
-# of n, the median seconds with its interval, each seed's), final_acc, best_acc,
-# peaked_before_last; trials and tuning. 2: keys by label (a rule; engine/rule with
-# compare --engines; a size for sweep), and the CSV columns engine and peak_memory_bytes.
-COMPARISON_SCHEMA_VERSION = 3
+# 4: sweep's `model` (report.speed_model). 3: several runs per label (seeds);
+# time_to_target per label over its seeds (reached k of n, the median seconds with its
+# interval, each seed's), final_acc, best_acc, peaked_before_last; trials and tuning.
+# 2: keys by label (a rule; engine/rule with compare --engines; a size for sweep), and
+# the CSV columns engine and peak_memory_bytes.
+COMPARISON_SCHEMA_VERSION = 4
 
 CSV_COLUMNS = (
     "rule",
@@ -125,6 +126,11 @@ def reference_lr(run: RunResult) -> float:
 def size_label(run: RunResult) -> str:
     """sweep's name for a run: its samples per update ("all": the whole training set)."""
     return "all" if whole_set(run) else str(run.batch_size)
+
+
+def engine_size_label(run: RunResult) -> str:
+    """sweep --engines' name for a run: its engine and size ("tuned/100")."""
+    return f"{run.engine}/{size_label(run)}"
 
 
 @dataclass

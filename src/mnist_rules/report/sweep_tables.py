@@ -24,6 +24,10 @@ def size_heading(run: RunResult) -> str:
     return "all" if whole_set(run) else f"b = {run.batch_size:,}"
 
 
+def engine_size_heading(run: RunResult) -> str:
+    return f"{run.engine} {size_heading(run)}"
+
+
 def duration(seconds: float) -> str:
     """Two significant figures, in a unit that keeps them readable: 23 µs, 1.5 ms, 0.75 s."""
     rounded = float(significant(seconds).replace(",", ""))  # 99.97 ms is 100 ms, not 1e+02
@@ -57,6 +61,8 @@ def sweep_table(comparison: Comparison) -> Table:
     for label, summary in comparison.summaries().items():
         first, trained = summary.runs[0], summary.trained
         size = f"{first.batch_size:,}" + (" (all)" if whole_set(first) else "")
+        if len(comparison.engines) > 1:
+            size = f"{first.engine}: {size}"
         lr = lr_cell(comparison, label, first.lr)
         if not trained:  # every seed diverged in its first epoch
             table.add_row(size, "—", lr, *["—"] * (7 if several else 5), "diverged", "—")

@@ -5,6 +5,8 @@ chose and cost (report.replicate_verdict)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from mnist_rules.report.comparison import Comparison, size_label, whole_set
 from mnist_rules.report.numbers import seconds
 from mnist_rules.report.replicate_verdict import (
@@ -33,7 +35,9 @@ def size_name(run: RunResult) -> str:
 
 def sweep_verdict(comparison: Comparison) -> str:
     """One paragraph, built only from the recorded epochs (and a line for the tuning's
-    cost, when the learning rates were tuned)."""
+    cost, when the learning rates were tuned); with several engines, one per engine."""
+    if len(comparison.engines) > 1:
+        return _engines_verdict(comparison)
     if comparison.replicated:
         sentences = _replicated(comparison)
     else:
@@ -133,3 +137,29 @@ def _turn(runs: list[RunResult], best: RunResult) -> str:
         f"The curve turns there: smaller updates ({below}) and larger ones ({above}) took"
         " longer, or never got there."
     )
+
+
+def _engines_verdict(comparison: Comparison) -> str:
+    """sweep --engines: each engine's sizes on their own, then whether the engines agree
+    on the soonest size (why they may not: the model's paragraph)."""
+    target = f"{comparison.target_acc:g}%"
+    paragraphs, winners = [], {}
+    for engine in comparison.engines:
+        runs = [run for run in comparison.runs if run.engine == engine]
+        trials = [replace(t, label=size_label(t.run))
+                  for t in comparison.trials if t.run.engine == engine]  # fmt: skip
+        alone = Comparison(runs, comparison.target_acc, label=size_label, trials=trials)
+        said = sweep_verdict(alone)
+        paragraphs.append(f"With the {engine} engine, {said[0].lower()}{said[1:]}")
+        medians = [(s.time.median, label) for label, s in alone.summaries().items() if s.time]
+        winners[engine] = min(medians)[1] if medians else None
+    firsts = join_and([f"{'size ' + size if size else 'no size'} with the {engine} engine"
+                       for engine, size in winners.items()], "; ")  # fmt: skip
+    if len(set(winners.values())) > 1:
+        paragraphs.append(f"The engines disagree on which size reaches {target} soonest: {firsts}.")
+    elif next(iter(winners.values())) is not None:
+        paragraphs.append(f"The engines agree: size {next(iter(winners.values()))} is soonest.")
+    sentences = tuning_sentences(comparison, WORDS)
+    cost = tuning_cost(comparison)
+    paragraphs += [" ".join(sentences)] if sentences else []
+    return "\n\n".join(paragraphs) + ("" if cost is None else f"\n{cost}")
