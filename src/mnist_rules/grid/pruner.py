@@ -5,9 +5,7 @@ ranks by samples to the target), whatever order the trials ran in."""
 
 from __future__ import annotations
 
-import optuna
-from optuna.trial import TrialState
-
+from mnist_rules.grid.optuna_lib import TrialState, optuna
 from mnist_rules.grid.records import TUNE
 
 

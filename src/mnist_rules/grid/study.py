@@ -23,11 +23,10 @@ import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
 
-import optuna
 import sqlalchemy
-from optuna.trial import TrialState
 
 from mnist_rules.errors import UsageError
+from mnist_rules.grid.optuna_lib import TrialState, optuna
 from mnist_rules.grid.points import Point
 from mnist_rules.grid.pruner import CannotWinPruner
 from mnist_rules.grid.records import FINAL, PRUNED, TUNE, TrialRecord
