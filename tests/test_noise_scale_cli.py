@@ -120,3 +120,18 @@ def test_sweep_with_two_engines_fits_each_engines_cost(tiny_root, tmp_path):
 def test_sweep_refuses_engine_and_engines_together(tiny_root):
     result = invoke("sweep", "--data-dir", tiny_root, "--engine", "torch", "--engines", "tuned")
     assert_clean_failure(result, 2, "--engine and --engines both name the engines")
+
+
+def test_sweep_refuses_a_noise_scale_over_one_image(tiny_root, tmp_path):
+    out = tmp_path / "s.json"
+    result = invoke("sweep", "--data-dir", tiny_root, "--noise-samples", 1, "--json", out)
+    assert_clean_failure(result, 2, "--noise-samples: the noise scale needs at least 2 images")
+    assert not out.exists()
+
+
+def test_noise_scale_refuses_a_training_set_of_one_image(tiny_root, tmp_path):
+    out = tmp_path / "n.json"
+    result = invoke("noise-scale", "--data-dir", tiny_root, "--device", "cpu",
+                    "--train-subset", 1, "--rule", "sample", "--json", out)  # fmt: skip
+    assert_clean_failure(result, 2, "needs at least 2 training images")
+    assert not out.exists()

@@ -68,13 +68,19 @@ def test_steps_are_the_median_over_the_seeds_that_reached_the_target():
 
 
 def test_a_size_that_missed_the_target_is_left_out_of_the_steps_fit_but_not_the_cost_fit():
-    runs = [run_of(b) for b in (1, 10, 100)] + [run_of(1000, reach=False)]
+    runs = [run_of(b) for b in (1, 10, 100)] + [run_of(1000, steps=200, reach=False)]
     model = speed_model(sweep_of(runs))
-    assert model.not_reached == [1000]
+    assert model.not_reached == {1000: 200}  # the updates it trained, short of the target
     assert model.steps.sizes == [1, 10, 100]
     assert model.engines["tuned"].cost.sizes == [1, 10, 100, 1000]
     data = model.to_dict()
-    assert data["not_reached"] == [1000] and data["steps_not_fitted"] is None
+    assert data["steps_not_fitted"] is None
+    [missed] = data["not_reached"]
+    assert missed["size"] == 1000 and missed["updates_trained"] == 200
+    assert missed["fitted"] == pytest.approx(model.steps.steps_at(1000))
+    text = model_paragraph(model)
+    assert "Size 1,000 did not reach the target in the 200 updates it trained" in text
+    assert "and the fit is held above that: it says it needs 340" in text  # 300·(1 + 150/1000)
 
 
 def test_with_one_size_at_the_target_there_is_no_steps_fit_and_it_says_why():
@@ -141,3 +147,50 @@ def test_the_sweep_figure_has_the_steps_panel(tmp_path):
     titles = panels(tmp_path / "s.png")
     assert titles[1] == "Steps to the target against samples per update"
     assert len(titles) == 3
+
+
+def test_it_says_when_b_crit_is_an_extrapolation_and_when_the_law_cannot_hold():
+    """Steps ten-fold fewer per decade of size: all perfect scaling, B_crit only bounded
+    below; and size 1,000 short of the target after 5,000 updates, which no S(B) of the
+    law's form allows beside them."""
+    runs = [run_of(b, steps=s) for b, s in ((1, 100000), (10, 10000), (100, 1000))]
+    text = model_paragraph(speed_model(sweep_of(runs)))
+    assert "Every size that reached the target is in perfect scaling" in text
+    assert "The law cannot hold them all" not in text
+    text = model_paragraph(speed_model(sweep_of([*runs, run_of(1000, steps=5000, reach=False)])))
+    assert "The law cannot hold them all: even so it says size 1,000 needed fewer" in text
+    data = speed_model(sweep_of([*runs, run_of(1000, steps=5000, reach=False)])).to_dict()
+    assert data["not_reached"][0]["contradicts_fit"] is True
+
+
+def test_a_floor_the_fit_rests_on_bounds_b_crit_from_above():
+    """Sizes 1 and 10 in perfect scaling, 100 short of the target after 1,200 updates:
+    the floor pins B_crit, so it is not called an extrapolation."""
+    runs = [run_of(1, steps=60000), run_of(10, steps=6000), run_of(100, steps=1200, reach=False)]
+    model = speed_model(sweep_of(runs))
+    assert model.steps.b_crit.value < 1000
+    assert "extrapolation" not in model_paragraph(model)
+
+
+def test_engines_with_the_same_best_size_are_not_said_to_disagree():
+    """Two engines whose t₀/c differ 4x: B* moves 2x; both measured best at the same size."""
+    COSTS["slow"] = (80e-6, 1e-6)
+    try:
+        runs = [run_of(b, engine) for engine in ("slow", "tuned") for b in (10, 100, 1000)]
+        text = model_paragraph(speed_model(sweep_of(runs, label=engine_size_label)))
+    finally:
+        del COSTS["slow"]
+    assert "disagree" not in text
+    assert "The engines measure the same best size: slow's t₀/c is 4.0x tuned's" in text
+
+
+def test_runs_without_readings_and_diverged_seeds_do_not_break_the_model():
+    """A size whose hits carry no update counts (results without evaluations) has no
+    steps to fit; a size whose every seed diverged is no floor."""
+    bare = run_of(10)
+    bare.evaluations = []  # written before schema 4: time to target read at epoch ends
+    runs = [bare, run_of(100), run_of(1000)]
+    model = speed_model(sweep_of(runs))
+    assert model.steps.sizes == [100, 1000]
+    assert 10 not in model.not_reached
+    json.dumps(sweep_of(runs).to_dict(), allow_nan=False)  # strict JSON

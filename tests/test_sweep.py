@@ -75,20 +75,21 @@ def test_the_json_carries_the_model_and_the_noise_scale(outputs):
     result, out = outputs
     data = json.loads((out / "s.json").read_text())
     model = data["model"]
-    reached = [b for b in (1, 10, 64, N) if b not in model["not_reached"]]
+    missed = [p["size"] for p in model["not_reached"]]
+    reached = [b for b in (1, 10, 64, N) if b not in missed]
     assert {"b_crit", "s_min", "engines", "noise_scale", "points"} <= set(model)
-    if len(reached) >= 2:
-        assert math.isfinite(model["b_crit"]) and math.isfinite(model["s_min"])
-        assert [p["size"] for p in model["points"]] == reached
+    assert len(reached) >= 2  # at 30% on the tiny set, most sizes get there
+    assert math.isfinite(model["b_crit"]) and math.isfinite(model["s_min"])
+    assert [p["size"] for p in model["points"]] == reached
     tuned = model["engines"]["tuned"]
     assert tuned["t0"] > 0 and tuned["c"] > 0  # every size trained: a cost fit
     assert [p["size"] for p in tuned["points"]] == [1, 10, 64, N]
     noise = model["noise_scale"]
-    if noise is not None:  # the fastest size's, when one reached the target
-        assert noise["label"] in data["time_to_target"]
-        assert [p["epoch"] for p in noise["points"]] == [0, 1, 2]
-        assert all("b_simple" in p for p in noise["points"])
-        assert "measuring the gradient noise scale along size" in result.output
+    assert noise is not None  # the fastest size's: one reached the target
+    assert noise["label"] in data["time_to_target"]
+    assert [p["epoch"] for p in noise["points"]] == [0, 1, 2]
+    assert all("b_simple" in p for p in noise["points"])
+    assert "measuring the gradient noise scale along size" in result.output
     assert "Why (docs/theory.md):" in result.output
 
 

@@ -95,3 +95,29 @@ def test_a_larger_fixed_cost_moves_the_best_size_up_by_its_square_root():
 def test_a_fit_needs_two_points():
     with pytest.raises(ValueError):
         fit_steps([10], [100.0])
+
+
+def test_sizes_that_missed_the_target_hold_the_fit_above_the_updates_they_trained():
+    """Two sizes that reached it ten-fold apart in steps fit perfect scaling alone (any
+    B_crit far above them); a size of 100 that trained 1,200 updates without reaching it
+    says otherwise, and the fit is held above it."""
+    free = fit_steps([1, 10], [60000.0, 6000.0])
+    held = fit_steps([1, 10], [60000.0, 6000.0], at_least=[(100, 1200.0), (1000, 120.0)])
+    assert free.b_crit.value > 1e4 and free.steps_at(100) < 700
+    assert held.steps_at(100) >= 1200 * 0.95 and held.b_crit.value < 1000
+    assert held.short_of() == []
+    assert held.b_crit.low is not None  # the floor it leans on counts as a point
+
+
+def test_a_floor_the_fit_clears_changes_nothing():
+    sizes, steps = [1, 10, 100], [60000.0, 4800.0, 840.0]
+    free = fit_steps(sizes, steps)
+    floored = fit_steps(sizes, steps, at_least=[(1000, 240.0), (60000, 4.0)])
+    assert floored.b_crit == free.b_crit and floored.s_min == free.s_min
+
+
+def test_a_floor_the_law_cannot_clear_is_named():
+    """Steps falling ten-fold per decade up to 100, and 1,000 not there after 5,000
+    updates: no S(B) of this form goes through both."""
+    fit = fit_steps([1, 10, 100], [100000.0, 10000.0, 1000.0], at_least=[(1000, 5000.0)])
+    assert fit.short_of() == [(1000, 5000.0)]

@@ -44,6 +44,10 @@ def noise_scale(o) -> NoiseScaleResult:
     config = TrainConfig.from_options(o, epochs=max(o.epochs, 1))
     data = load_data(config)
     samples = min(o.samples, data.train_size)
+    if samples < 2:
+        raise UsageError(
+            f"The noise scale needs at least 2 training images; --train-subset gives {samples}."
+        )
     console = console_for(o.quiet)
     with stop_after_update_on_signals(), RichReporter(o.epochs, console) as reporter:
         readings, run = noise_along(config, data, samples, o.epochs, reporter)

@@ -21,7 +21,7 @@ from mnist_rules.api.signature import takes
 from mnist_rules.api.startup import heavy_imports
 from mnist_rules.config.options import SWEEP
 from mnist_rules.config.rules import ALL, rule_for_size
-from mnist_rules.errors import UsageError
+from mnist_rules.errors import RunStopped, UsageError
 from mnist_rules.world import world_from_env
 
 if TYPE_CHECKING:
@@ -81,6 +81,8 @@ def sweep(o) -> SweepResult:
     seeds = parse_seeds(o.seeds, o.seed)
     grid_lrs = parse_lrs(o.lrs, o.tune_lr)
     check_grid(o, grid_lrs, {"--lr": o.lr})
+    if o.noise_samples == 1:
+        raise UsageError("--noise-samples: the noise scale needs at least 2 images (0: none).")
     check_outputs(o.json_out, o.csv_out, o.plot)  # before minutes of training
     require_optuna()
 
@@ -156,9 +158,15 @@ def sweep(o) -> SweepResult:
             f"measuring the gradient noise scale along size {label}'s training (lr"
             f" {first.lr:g}, seed {first.seed}) over {samples:,} training images"
         )
-        with stop_after_update_on_signals():
-            config = by_label[label].config(first.lr, first.seed)
-            readings, _ = noise_along(config, data, samples, o.epochs, SILENT)
+        # The grid's results are not yet written: a measurement that stops (Ctrl-C, a
+        # diverged loss) costs the noise scale only, and says so.
+        try:
+            with stop_after_update_on_signals():
+                config = by_label[label].config(first.lr, first.seed)
+                readings, _ = noise_along(config, data, samples, o.epochs, SILENT)
+        except RunStopped as stopped:
+            console.print(f"the noise scale was not measured: {stopped}")
+            return None
         return {"label": label, "lr": first.lr, "seed": first.seed, "samples": samples,
                 "points": [reading.to_dict() for reading in readings]}  # fmt: skip
 

@@ -56,18 +56,30 @@ class EngineModel:
 class SpeedModel:
     steps: StepsFit | None
     steps_why_not: str | None
-    not_reached: list[int]  # sizes with no steps to the target
+    # Sizes with no steps to the target: the updates their seeds trained (the median; a
+    # size whose every seed diverged is left out), floors the fit is held above.
+    not_reached: dict[int, float]
     engines: dict[str, EngineModel]
     noise_scale: dict[str, Any] | None  # B_simple along one training (api.noise_scale)
     steps_measured: dict[int, list[int]] = field(default_factory=dict)  # each seed's, by size
+    whole: int | None = None  # the training set's size: the size named "all"
 
     def to_dict(self) -> dict[str, Any]:
         steps = (self.steps.to_dict() if self.steps is not None
                  else {"s_min": None, "b_crit": None, "points": []})  # fmt: skip
+        contradicted = {b for b, _ in self.steps.short_of()} if self.steps is not None else set()
         return {
             **steps,
             "steps_not_fitted": self.steps_why_not,
-            "not_reached": self.not_reached,
+            "not_reached": [
+                {
+                    "size": size,
+                    "updates_trained": updates,
+                    "fitted": None if self.steps is None else self.steps.steps_at(size),
+                    "contradicts_fit": size in contradicted,
+                }
+                for size, updates in self.not_reached.items()
+            ],
             "noise_scale": self.noise_scale,
             "engines": {name: m.to_dict(self.steps) for name, m in self.engines.items()},
         }
@@ -93,25 +105,46 @@ def speed_model(comparison: Comparison, noise_scale: dict[str, Any] | None = Non
     for summary in summaries:
         if summary.reached:
             updates = [hit.updates for hit in summary.hits if hit is not None and hit.updates]
-            steps_by_size.setdefault(_size(summary), []).extend(updates)
+            if updates:  # results without evaluations (schema < 4) have no updates to fit
+                steps_by_size.setdefault(_size(summary), []).extend(updates)
     sizes = sorted(steps_by_size)
-    not_reached = sorted({_size(s) for s in summaries} - set(sizes))
+    trained: dict[int, list[int]] = {}
+    for summary in summaries:
+        if _size(summary) not in steps_by_size:
+            # A diverged seed says nothing of the steps the target takes: not a floor.
+            trained.setdefault(_size(summary), []).extend(
+                run.evaluations[-1].updates
+                for run, diverged in zip(summary.runs, summary.diverged, strict=True)
+                if run.evaluations and not diverged
+            )
+    not_reached = {b: statistics.median(u) for b, u in sorted(trained.items()) if u}
     steps, why = None, None
     if len(sizes) >= 2:
-        steps = fit_steps(sizes, [statistics.median(steps_by_size[b]) for b in sizes])
+        medians = [statistics.median(steps_by_size[b]) for b in sizes]
+        try:
+            steps = fit_steps(sizes, medians, list(not_reached.items()))
+        except (RuntimeError, ValueError) as failed:  # curve_fit found no optimum
+            why = f"the fit failed ({failed})"
     else:
         why = TOO_FEW.format(what="reached the target")
+
     engines = {}
     for engine in dict.fromkeys(s.runs[0].engine for s in summaries):
         mine = [s for s in summaries if s.runs[0].engine == engine]
         costs = {_size(s): seconds_per_update(s) for s in mine}
         costs = {b: t for b, t in sorted(costs.items()) if t is not None}
-        cost = fit_cost(list(costs), list(costs.values())) if len(costs) >= 2 else None
+        cost, failed = None, None
+        if len(costs) >= 2:
+            try:
+                cost = fit_cost(list(costs), list(costs.values()))
+            except (RuntimeError, ValueError) as error:  # curve_fit found no optimum
+                failed = f"the fit failed ({error})"
         measured = {_size(s): s.time.median for s in mine if s.time is not None}
         best = min(measured, key=measured.get) if measured else None
         first = mine[0].runs[0]
         engines[engine] = EngineModel(
             engine, f"{first.device}: {first.device_name}", cost,
-            None if cost is not None else TOO_FEW.format(what="trained"), best, measured,
+            None if cost is not None else failed or TOO_FEW.format(what="trained"), best, measured,
         )  # fmt: skip
-    return SpeedModel(steps, why, not_reached, engines, noise_scale, steps_by_size)
+    whole = summaries[0].runs[0].train_size if summaries else None
+    return SpeedModel(steps, why, not_reached, engines, noise_scale, steps_by_size, whole)

@@ -13,7 +13,7 @@ from mnist_rules.report.replicate_verdict import join_and
 from mnist_rules.report.speed_model import EngineModel, SpeedModel
 from mnist_rules.theory.fitting import Parameter
 from mnist_rules.theory.prediction import time_to_target
-from mnist_rules.theory.steps_fit import regime
+from mnist_rules.theory.steps_fit import PERFECT, regime
 
 # A miss within this factor is within what the seeds' spread and the readings' spacing
 # (--evals-per-epoch) make of a time to the target; beyond it, the model is said to miss.
@@ -68,9 +68,34 @@ def _steps_sentence(model: SpeedModel) -> str:
         f" {significant(factor)}x off it)."
     )
     if model.not_reached:
-        missed = join_and([f"{b:,}" for b in model.not_reached])
-        sentence += f" Size {missed} did not reach the target and is not in the fit."
+        sizes = list(model.not_reached)
+        several = len(sizes) > 1
+        trained = join_and([f"{u:,.0f}" for u in model.not_reached.values()])
+        needs = join_and([significant(steps.steps_at(b)) for b in sizes])
+        sentence += (
+            f" {'Sizes' if several else 'Size'} {join_and([size_name(model, b) for b in sizes])}"
+            f" did not reach the target in the {trained} updates"
+            f" {'they' if several else 'it'} trained (a median over the seeds), and the fit is"
+            f" held above that: it says {'they need' if several else 'it needs'} {needs}."
+        )
+    short = steps.short_of()
+    if short:
+        names = join_and([size_name(model, b) for b, _ in short])
+        which = f"sizes {names} needed" if len(short) > 1 else f"size {names} needed"
+        sentence += (
+            f" The law cannot hold them all: even so it says {which} fewer updates than"
+            f" {'they' if len(short) > 1 else 'it'} trained without reaching the target."
+        )
+    if not steps.leans_on() and all(regime(b, steps.b_crit.value) == PERFECT for b in steps.sizes):
+        sentence += (
+            " Every size that reached the target is in perfect scaling, so its steps bound"
+            " B_crit from below only: the value is an extrapolation."
+        )
     return sentence
+
+
+def size_name(model: SpeedModel, size: int) -> str:
+    return "all" if size == model.whole else f"{size:,}"
 
 
 def _noise_sentence(model: SpeedModel) -> str | None:
@@ -114,6 +139,9 @@ def _engine_sentence(model: SpeedModel, engine: EngineModel) -> str:
         where = f"at B* (within {HOLDS_WITHIN:g}x)"
     else:
         where = f"{significant(max(ratio, 1 / ratio))}x {'above' if ratio > 1 else 'below'} B*"
+        # How much the model says is lost there: near 1, its T(B) is flat between them.
+        lost = time_to_target(steps, cost, measured) / time_to_target(steps, cost, best)
+        where += f", where the model's T(B) is {significant(lost, 3)}x its minimum"
     sentence += f"; the measured best size, {measured:,}, lies {where}."
     misses = []
     for size, seconds in engine.measured.items():
@@ -145,6 +173,15 @@ def _engines_differ(model: SpeedModel) -> str | None:
         if slow.measured_best and fast.measured_best
         else ""
     )
+    if slow.measured_best == fast.measured_best or moved < HOLDS_WITHIN:
+        agree = "measure the same best size" if slow.measured_best == fast.measured_best else (
+            "differ less than the model can tell apart")  # fmt: skip
+        return (
+            f"The engines {agree}: {slow.engine}'s t₀/c is {significant(moved**2)}x"
+            f" {fast.engine}'s, which moves B* by {significant(moved)}x"
+            f" ({significant(slow.predicted_best(model.steps))} against"
+            f" {significant(fast.predicted_best(model.steps))}){measured}."
+        )
     return (
         f"The engines disagree because an update's fixed cost weighs differently: {slow.engine}"
         f"'s t₀ is {significant(t0_ratio)}x {fast.engine}'s and its c {significant(c_ratio)}x,"

@@ -155,7 +155,10 @@ def _engines_verdict(comparison: Comparison) -> str:
         winners[engine] = min(medians)[1] if medians else None
     firsts = join_and([f"{'size ' + size if size else 'no size'} with the {engine} engine"
                        for engine, size in winners.items()], "; ")  # fmt: skip
-    if len(set(winners.values())) > 1:
+    if None in winners.values():
+        none = join_and([engine for engine, size in winners.items() if size is None])
+        paragraphs.append(f"No size reached {target} with the {none} engine: {firsts}.")
+    elif len(set(winners.values())) > 1:
         paragraphs.append(f"The engines disagree on which size reaches {target} soonest: {firsts}.")
     elif next(iter(winners.values())) is not None:
         paragraphs.append(f"The engines agree: size {next(iter(winners.values()))} is soonest.")

@@ -37,8 +37,12 @@ def steps_panel(ax: Axes, model: SpeedModel) -> None:
         ax.plot(xs, medians[0] * sizes[0] / xs, ":", color="grey",
                 label="perfect scaling (steps ∝ 1/B)")  # fmt: skip
     fit = model.steps
+    missed = model.not_reached
+    if missed:  # a lower bound on their steps: the fit should lie above
+        ax.plot(list(missed), list(missed.values()), "^", ms=9, mfc="none", mec="tab:red",
+                mew=2, label="not reached: updates trained (median)")  # fmt: skip
     if fit is not None:
-        xs = curve_sizes(fit.sizes)
+        xs = curve_sizes(fit.sizes + list(missed))
         ax.plot(xs, [fit.steps_at(b) for b in xs], "-", color="tab:blue",
                 label="S(B) = S_min(1 + B_crit/B)")  # fmt: skip
         ax.axhline(fit.s_min.value, color="tab:blue", lw=0.8, ls="--",
