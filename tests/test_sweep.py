@@ -12,7 +12,7 @@ from histories import history
 from mnist_rules.api.sweep import ALL, parse_sizes
 from mnist_rules.errors import UsageError
 from mnist_rules.report.comparison import Comparison, size_label
-from mnist_rules.report.sweep_tables import duration
+from mnist_rules.report.numbers import duration
 from mnist_rules.report.sweep_verdict import sweep_verdict
 from test_compare_cli import panels
 
@@ -163,8 +163,8 @@ def test_bad_sizes_exit_2_and_write_nothing(tiny_root, tmp_path, sizes, phrase):
 
 
 def test_durations_keep_two_significant_figures():
-    assert [duration(s) for s in (2.345, 0.0456, 0.000023, 150.0)] == [
-        "2.3 s", "46 ms", "23 µs", "150 s"
+    assert [duration(s) for s in (2.345, 0.0456, 0.000023, 150.0, 5e-9)] == [
+        "2.3 s", "46 ms", "23 µs", "150 s", "5.0 ns"
     ]  # fmt: skip
 
 

@@ -20,3 +20,13 @@ def significant(value: float, figures: int = 2) -> str:
     rounded = float(f"{value:.{figures}g}")
     digits = max(0, figures - 1 - math.floor(math.log10(abs(rounded))))
     return f"{rounded:,.{digits}f}"
+
+
+def duration(seconds: float) -> str:
+    """Two significant figures, in a unit that keeps them readable: 23 µs, 1.5 ms, 0.75 s
+    (5.0 ns: a GPU's cost of one sample)."""
+    rounded = float(significant(seconds).replace(",", ""))  # 99.97 ms is 100 ms, not 1e+02
+    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("µs", 1e-6), ("ns", 1e-9)):
+        if rounded >= scale or unit == "ns":
+            return f"{significant(rounded / scale)} {unit}"
+    raise AssertionError("unreachable")

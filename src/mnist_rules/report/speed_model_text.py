@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 
-from mnist_rules.report.numbers import significant
+from mnist_rules.report.numbers import duration, significant
 from mnist_rules.report.replicate_text import DASH
 from mnist_rules.report.replicate_verdict import join_and
 from mnist_rules.report.speed_model import EngineModel, SpeedModel
@@ -23,9 +23,9 @@ HOLDS_WITHIN = 1.5
 LOOSE_DECADES = 2
 
 
-def quantity(param: Parameter, unit: str = "", scale: float = 1.0) -> str:
+def quantity(param: Parameter) -> str:
     """A fitted value with its 95% interval: "95 [60-150]" (an en dash)."""
-    value = f"{significant(param.value * scale)}{unit}"
+    value = significant(param.value)
     if param.at_bound:
         return f"{value} (not pinned down by the points)"
     if param.low is None:
@@ -33,14 +33,7 @@ def quantity(param: Parameter, unit: str = "", scale: float = 1.0) -> str:
     decades = math.log10(param.high / param.low)
     if decades > LOOSE_DECADES:
         return f"{value} (loose: its 95% interval spans {decades:.0f} decades)"
-    return f"{value} [{significant(param.low * scale)}{DASH}{significant(param.high * scale)}]"
-
-
-def per_update(seconds: float) -> str:
-    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("µs", 1e-6), ("ns", 1e-9)):
-        if seconds >= scale:
-            return f"{significant(seconds / scale)} {unit}"
-    return f"{significant(seconds / 1e-9)} ns"
+    return f"{value} [{significant(param.low)}{DASH}{significant(param.high)}]"
 
 
 def model_paragraph(model: SpeedModel) -> str:
@@ -123,8 +116,8 @@ def _engine_sentence(model: SpeedModel, engine: EngineModel) -> str:
     if cost is None:
         return f"{engine.engine}: no cost fit ({engine.why_not})."
     sentence = (
-        f"On the {engine.engine} engine an update costs t₀ = {per_update(cost.t0.value)} plus"
-        f" c = {per_update(cost.c.value)} a sample"
+        f"On the {engine.engine} engine an update costs t₀ = {duration(cost.t0.value)} plus"
+        f" c = {duration(cost.c.value)} a sample"
     )
     steps = model.steps
     if steps is None:
@@ -149,7 +142,7 @@ def _engine_sentence(model: SpeedModel, engine: EngineModel) -> str:
         factor = max(predicted / seconds, seconds / predicted)
         if factor > HOLDS_WITHIN:
             misses.append(
-                f"size {size:,} ({per_update(predicted)} predicted, {per_update(seconds)}"
+                f"size {size:,} ({duration(predicted)} predicted, {duration(seconds)}"
                 f" measured: {significant(factor)}x)"
             )
     if misses:
@@ -167,7 +160,8 @@ def _engines_differ(model: SpeedModel) -> str | None:
     slow, fast = max(fitted, key=_ratio), min(fitted, key=_ratio)
     t0_ratio = slow.cost.t0.value / fast.cost.t0.value
     c_ratio = slow.cost.c.value / fast.cost.c.value
-    moved = math.sqrt(_ratio(slow) / _ratio(fast))
+    ratio = _ratio(slow) / _ratio(fast)  # of t₀/c
+    moved = math.sqrt(ratio)  # of B*
     measured = (
         f" (measured: {slow.measured_best:,} and {fast.measured_best:,})"
         if slow.measured_best and fast.measured_best
@@ -177,7 +171,7 @@ def _engines_differ(model: SpeedModel) -> str | None:
         agree = "measure the same best size" if slow.measured_best == fast.measured_best else (
             "differ less than the model can tell apart")  # fmt: skip
         return (
-            f"The engines {agree}: {slow.engine}'s t₀/c is {significant(moved**2)}x"
+            f"The engines {agree}: {slow.engine}'s t₀/c is {significant(ratio)}x"
             f" {fast.engine}'s, which moves B* by {significant(moved)}x"
             f" ({significant(slow.predicted_best(model.steps))} against"
             f" {significant(fast.predicted_best(model.steps))}){measured}."
@@ -185,7 +179,7 @@ def _engines_differ(model: SpeedModel) -> str | None:
     return (
         f"The engines disagree because an update's fixed cost weighs differently: {slow.engine}"
         f"'s t₀ is {significant(t0_ratio)}x {fast.engine}'s and its c {significant(c_ratio)}x,"
-        f" so its t₀/c is {significant(_ratio(slow) / _ratio(fast))}x larger and its B*"
+        f" so its t₀/c is {significant(ratio)}x larger and its B*"
         f" {significant(moved)}x larger, {significant(slow.predicted_best(model.steps))}"
         f" against {significant(fast.predicted_best(model.steps))}{measured}."
     )

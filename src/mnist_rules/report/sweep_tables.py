@@ -7,7 +7,7 @@ import statistics
 from rich.table import Table
 
 from mnist_rules.report.comparison import Comparison, median_epoch_seconds, peak_mib, whole_set
-from mnist_rules.report.numbers import seconds, significant
+from mnist_rules.report.numbers import duration, seconds
 from mnist_rules.report.replicate_text import (
     INTERVAL_NOTE,
     join_notes,
@@ -26,15 +26,6 @@ def size_heading(run: RunResult) -> str:
 
 def engine_size_heading(run: RunResult) -> str:
     return f"{run.engine} {size_heading(run)}"
-
-
-def duration(seconds: float) -> str:
-    """Two significant figures, in a unit that keeps them readable: 23 µs, 1.5 ms, 0.75 s."""
-    rounded = float(significant(seconds).replace(",", ""))  # 99.97 ms is 100 ms, not 1e+02
-    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("µs", 1e-6)):
-        if rounded >= scale or unit == "µs":
-            return f"{significant(rounded / scale)} {unit}"
-    raise AssertionError("unreachable")
 
 
 def sweep_table(comparison: Comparison) -> Table:

@@ -5,11 +5,12 @@ each engine's predicted T(B) = S(B)·t(B) with its B*."""
 
 from __future__ import annotations
 
+import statistics
+
 import numpy as np
 from matplotlib.axes import Axes
 
 from mnist_rules.report.replicate_text import DASH
-from mnist_rules.report.replicates import spread
 from mnist_rules.report.speed_model import SpeedModel
 from mnist_rules.theory.prediction import time_to_target
 
@@ -25,12 +26,12 @@ def steps_panel(ax: Axes, model: SpeedModel) -> None:
     steps_by_size = model.steps_measured
     sizes = sorted(steps_by_size)
     if sizes:
-        spreads = [spread(steps_by_size[b]) for b in sizes]
-        medians = [s.median for s in spreads]
+        # min-max, as labelled (replicates.spread turns to a bootstrap at 5 seeds).
+        medians = [statistics.median(steps_by_size[b]) for b in sizes]
         ax.errorbar(
             sizes, medians,
-            yerr=[[m - s.low for m, s in zip(medians, spreads, strict=True)],
-                  [s.high - m for m, s in zip(medians, spreads, strict=True)]],
+            yerr=[[m - min(steps_by_size[b]) for b, m in zip(sizes, medians, strict=True)],
+                  [max(steps_by_size[b]) - m for b, m in zip(sizes, medians, strict=True)]],
             fmt="o", color="black", capsize=4, label=f"measured (median, min{DASH}max)",
         )  # fmt: skip
         xs = curve_sizes(sizes)
