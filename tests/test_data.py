@@ -42,6 +42,13 @@ def test_missing_directory_without_internet_names_it_and_the_four_files(tmp_path
     assert not root.exists()  # the failed download leaves no empty folders behind
 
 
+def test_a_failed_download_removes_the_missing_parents_of_the_data_dir_too(tmp_path, offline):
+    root = tmp_path / "shared" / "data"  # --data-dir ../shared/data where neither exists
+    with pytest.raises(DataError):
+        load(DatasetName.mnist, root)
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_one_missing_file_is_reported_the_same_way(tmp_path, offline):
     raw = write_dataset(tmp_path)
     (raw / "t10k-labels-idx1-ubyte").unlink()

@@ -188,7 +188,9 @@ def _download(dataset: DatasetName, root: Path, raw_folder: Path) -> None:
     from torchvision import datasets
 
     cls = getattr(datasets, _TORCHVISION_CLASS[dataset])
-    created = [d for d in (root, root / cls.__name__, raw_folder) if not d.exists()]
+    # Every folder the download may make, from the first missing ancestor of --data-dir
+    # down (torchvision makes them all, as mkdir -p does).
+    created = [d for d in (*reversed(raw_folder.parents), raw_folder) if not d.exists()]
     try:  # it downloads all four, then reads the test set (read again by _read)
         cls(root=str(root), train=False, download=True)
     except RuntimeError as exc:
