@@ -176,3 +176,25 @@ def test_train_and_compare_run_with_the_tuned_engine(tiny_root, tmp_path):
     result = invoke("compare", *args, "--json", out, "--quiet")
     assert result.exit_code == 0, result.output
     assert {r["engine"] for r in json.loads(out.read_text())["runs"]} == {"tuned"}
+
+
+def test_the_blocks_gemms_run_in_full_float32_whatever_the_process_set(monkeypatch):
+    """P, G and W1's update are every step's correction: TF32 (allowed by "high") would
+    put a 1e-3 error into each; the block sets "highest" around them and restores."""
+    seen = []
+    addmm = torch.addmm
+
+    def spy(*args, **kw):
+        seen.append(torch.get_float32_matmul_precision())
+        return addmm(*args, **kw)
+
+    monkeypatch.setattr(torch, "addmm", spy)
+    before = torch.get_float32_matmul_precision()
+    torch.set_float32_matmul_precision("high")
+    try:
+        sgd = BlockedSampleSgd(MlpParams(build_mlp(0)), 0.1, torch.device("cpu"), 8)
+        sgd.next_block(torch.rand(8, 784))
+        assert torch.get_float32_matmul_precision() == "high"
+    finally:
+        torch.set_float32_matmul_precision(before)
+    assert seen == ["highest"]

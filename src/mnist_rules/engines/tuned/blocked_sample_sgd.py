@@ -95,7 +95,7 @@ class BlockedSampleSgd:
     def next_block(self, x: torch.Tensor) -> None:
         """Apply the block just trained to the first layer, and start the next one:
         the next up-to-`block` samples' images (K, 784), in the order they train."""
-        with cpu_threads(self.block_threads):
+        with cpu_threads(self.block_threads), full_float32_matmuls():
             self._apply_first_layer()
             p, size = self.p, x.shape[0]
             with self.regions(self.first_layer_regions[0]):
@@ -113,7 +113,7 @@ class BlockedSampleSgd:
 
     def finish_block(self) -> None:
         """Apply the steps taken since the block started to the first layer now."""
-        with cpu_threads(self.block_threads):
+        with cpu_threads(self.block_threads), full_float32_matmuls():
             self._apply_first_layer()
 
     def end(self) -> None:
@@ -170,3 +170,19 @@ def cpu_threads(n: int | None) -> Iterator[None]:
         yield
     finally:
         torch.set_num_threads(before)
+
+
+@contextmanager
+def full_float32_matmuls() -> Iterator[None]:
+    """The block's GEMMs (P, G and W1's update) in full float32, whatever the process
+    set: TF32 keeps 10 bits of mantissa, and an error in G or P feeds every step's
+    correction of the block (on CUDA; the CPU has no TF32, and nothing changes there)."""
+    before = torch.get_float32_matmul_precision()
+    if before == "highest":
+        yield
+        return
+    torch.set_float32_matmul_precision("highest")
+    try:
+        yield
+    finally:
+        torch.set_float32_matmul_precision(before)
