@@ -33,7 +33,9 @@ SLOW_FILES = {
     "test_grid_storage.py",
     "test_interrupts.py",
     "test_realdata.py",
+    "test_sm90.py",
     "test_triton_kernel.py",
+    "test_triton_persistent.py",
     "test_tutorial.py",
 }
 

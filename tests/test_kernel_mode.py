@@ -17,6 +17,7 @@ from mnist_rules.config.train_config import TrainConfig
 from mnist_rules.engines.modes import EngineName, StepMode
 from mnist_rules.engines.tuned import numba_sample_steps, triton_sample_steps
 from mnist_rules.engines.tuned.blocked_sample_sgd import BlockedSampleSgd
+from mnist_rules.engines.tuned.engine import TunedEngine
 from mnist_rules.engines.tuned.kernel_backends import FASTER_UP_TO
 from mnist_rules.engines.tuned.mlp_steps import MlpParams
 from mnist_rules.engines.tuned.numba_batch_steps import MAX_SAMPLES
@@ -140,7 +141,8 @@ def test_stream_mode_in_kernel_mode_trains_as_resident(tiny_root):
         ("auto", "torch", "cpu", 1, "eager"),
         ("kernel", "tuned", "cpu", 10, "kernel"),
         ("kernel", "tuned", "cpu", 100, "eager"),  # batch/epoch: GEMM steps, eager's
-        ("kernel", "tuned", "cuda", 2, "eager"),  # Triton's steps take one sample
+        ("kernel", "tuned", "cuda", MAX_SAMPLES + 1, "eager"),  # GEMM steps: no warning
+        ("auto", "tuned", "cuda", 2, "eager"),
         ("compile", "tuned", "cpu", 1, "compile"),
         ("graph", "tuned", "cuda", 1, "graph"),
     ],
@@ -148,6 +150,13 @@ def test_stream_mode_in_kernel_mode_trains_as_resident(tiny_root):
 def test_resolve_step_mode(requested, engine, device, samples, runs):
     mode, why = resolve_step_mode(StepMode(requested), EngineName(engine), device, samples)
     assert (mode, why) == (StepMode(runs), None)
+
+
+def test_the_triton_steps_take_as_many_samples_an_update_as_numbas():
+    """The whole small-batch axis compiled on both devices (auto stays eager on CUDA
+    until a GPU run measures the kernels faster)."""
+    assert TunedEngine.kernel_samples("cuda") == TunedEngine.kernel_samples("cpu") == MAX_SAMPLES
+    assert TunedEngine.kernel_samples("cuda", faster=True) == 0
 
 
 @pytest.mark.parametrize(

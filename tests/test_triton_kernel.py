@@ -25,6 +25,7 @@ from mnist_rules.engines.tuned.mlp_steps import MlpParams
 from mnist_rules.engines.tuned.triton_sample_sgd import TritonSampleSgd
 from mnist_rules.model import build_mlp
 from mnist_rules.training.loop import TrainingRun, train
+from optional_packages import TRITON_STEPS
 
 CUDA = torch.cuda.is_available()
 DEVICE = torch.device("cuda" if CUDA else "cpu")
@@ -34,14 +35,7 @@ resolves_on_cpu = pytest.mark.skipif(
     not CUDA and numba_sample_steps.available() is not None, reason="numba does not import"
 )
 
-pytestmark = [
-    pytest.mark.triton,
-    pytest.mark.skipif(steps.available() is not None, reason="triton does not import"),
-    pytest.mark.skipif(
-        not CUDA and steps.available() is None and not steps.interpreting(),
-        reason="no GPU, and TRITON_INTERPRET is not 1 (tests/conftest.py sets it)",
-    ),
-]
+pytestmark = TRITON_STEPS
 
 
 def one_block(make, x, onehot, pieces=()):
@@ -184,7 +178,7 @@ def test_a_triton_compile_error_falls_back_to_eager_with_one_warning(
         run = train(config, data=tiny_data)
     (warning,) = caught
     message = str(warning.message)
-    assert "compiling the Triton per-sample steps failed (PassManager::run failed)" in message
+    assert "compiling the Triton steps failed (PassManager::run failed)" in message
     assert "long MLIR dump" not in message and "eagerly" in message
     assert run.result.step_mode == "eager" and run.result.final.updates == 50
 
@@ -208,3 +202,26 @@ def test_kernel_on_cuda_with_tritons_interpreter_on_falls_back_to_eager(monkeypa
     mode, why = resolve_step_mode(StepMode.kernel, EngineName.tuned, "cuda", 1)
     assert mode is StepMode.eager and "\n" not in why
     assert why.startswith("--step-mode kernel: TRITON_INTERPRET=1 is set") and "unset it" in why
+
+
+@resolves_on_cpu
+@pytest.mark.parametrize("b", [3, 10])
+def test_small_batches_in_kernel_mode_match_the_torch_engine(tiny_data, triton_on_this_device, b):
+    """Updates of b samples through Triton's kernels (MOST_SAMPLES on CUDA is numba's 64):
+    150 shuffled samples, the epoch's last update smaller (150 = 49 x 3 + 3 = 15 x 10:
+    the blocks of 126 and 120 hold whole updates)."""
+    if CUDA:
+        torch.backends.cuda.matmul.allow_tf32 = False
+    runs = {}
+    for engine, mode in (("torch", "eager"), ("tuned", "kernel")):
+        config = TrainConfig(engine=engine, step_mode=mode, device=DEVICE.type, epochs=1,
+                             rule="batch", batch_size=b, train_subset=150, lr=0.05)  # fmt: skip
+        runs[engine] = train(config, data=tiny_data)
+    plain, fast = runs["torch"], runs["tuned"]
+    assert fast.result.step_mode == "kernel"
+    sgd = fast.engine._sample_steps
+    assert isinstance(sgd, TritonSampleSgd) and sgd.samples_per_update == b
+    wa, wb = plain.engine.weights(), fast.engine.weights()
+    assert max((wa[k] - wb[k]).abs().max().item() for k in wa) < 1e-5
+    assert fast.result.final.updates == plain.result.final.updates == -(-150 // b)
+    assert fast.result.final.train_loss == pytest.approx(plain.result.final.train_loss, rel=1e-5)

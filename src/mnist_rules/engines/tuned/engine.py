@@ -192,7 +192,7 @@ class TunedEngine(Engine):
         if self.kernel_steps.get(self.device.type) == "triton":
             from mnist_rules.engines.tuned.triton_sample_sgd import TritonSampleSgd
 
-            return TritonSampleSgd(self.params, self.lr, self.device, block)
+            return TritonSampleSgd(self.params, self.lr, self.device, block, samples)
         from mnist_rules.engines.tuned.numba_sample_sgd import NumbaSampleSgd
 
         return NumbaSampleSgd(self.params, self.lr, self.device, block, samples)

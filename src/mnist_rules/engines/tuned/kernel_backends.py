@@ -4,8 +4,9 @@ most samples per update its compiled steps take, and compiling them ahead of tra
 
 - numba (the CPU): one compiled loop per block, numba_sample_steps.py for one sample per
   update and numba_batch_steps.py for 2 to MAX_SAMPLES;
-- triton (CUDA): two fused launches per sample, triton_sample_steps.py; one sample
-  per update until the issue that extends them.
+- triton (CUDA): Triton's kernels, 1 to MAX_SAMPLES samples per update, two fused
+  launches an update (triton_sample_steps.py) or one persistent launch a block
+  (triton_persistent_steps.py), as triton_sample_sgd.SCHEDULE_ENV says.
 
 No numba or triton at import: each is imported when asked about.
 """
@@ -17,7 +18,7 @@ from mnist_rules.engines.tuned.numba_batch_steps import MAX_SAMPLES
 from mnist_rules.model import LAYER_SIZES
 
 # The most samples per update each backend's compiled steps take (`--step-mode kernel`).
-MOST_SAMPLES = {"numba": MAX_SAMPLES, "triton": 1}
+MOST_SAMPLES = {"numba": MAX_SAMPLES, "triton": MAX_SAMPLES}
 # Up to where `--step-mode auto` picks them: where they are measured faster than the
 # eager steps, in the conditions a sweep trains in. numba, on the 2-core AMD EPYC, real
 # MNIST, seconds per epoch (min/median): kernel and eager interleaved on 6,000 images,
@@ -28,7 +29,7 @@ MOST_SAMPLES = {"numba": MAX_SAMPLES, "triton": 1}
 # the kernel 1.2 to 1.3 s, steady. So up to 50. Triton's: not measured faster yet (no GPU
 # has run them), so auto stays eager on CUDA.
 FASTER_UP_TO = {"numba": 50, "triton": 0}
-NAMES = {"numba": "numba's loop", "triton": "the Triton per-sample steps"}
+NAMES = {"numba": "numba's loop", "triton": "the Triton steps"}
 
 
 def missing(backend: str | None, device_type: str) -> str | None:
@@ -61,11 +62,15 @@ def compile_now(backend: str, device, samples_per_update: int) -> float:
     """Compile (or load from a cache) `backend`'s steps for updates of
     `samples_per_update`: the seconds it took."""
     if backend == "triton":
-        from mnist_rules.engines.tuned import triton_sample_steps
+        from mnist_rules.engines.tuned import triton_persistent_steps, triton_sample_steps
+        from mnist_rules.engines.tuned.triton_sample_sgd import schedule_from_env
 
         _, hidden1, hidden2, classes = LAYER_SIZES
-        shape = {"hidden1": hidden1, "hidden2": hidden2, "classes": classes}
-        return triton_sample_steps.compile_now(device, block=BLOCK, **shape)
+        shape = {"hidden1": hidden1, "hidden2": hidden2, "classes": classes, "block": BLOCK}
+        seconds = triton_sample_steps.compile_now(device, samples_per_update, **shape)
+        if schedule_from_env() == "persistent":
+            seconds += triton_persistent_steps.compile_now(device, samples_per_update, **shape)
+        return seconds
     if samples_per_update > 1:
         from mnist_rules.engines.tuned import numba_batch_steps
 

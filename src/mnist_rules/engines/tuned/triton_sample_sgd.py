@@ -1,33 +1,63 @@
-"""Per-sample SGD in the `kernel` step mode on CUDA: the deferred blocked scheme
-(deferred_sample_sgd.py, shared with numba_sample_sgd.py), its steps run as two fused
-Triton launches per sample (triton_sample_steps.py). Layers 2 and 3 are updated in
-place in the model's parameters.
+"""SGD with 1 to MAX_SAMPLES samples per update in the `kernel` step mode on CUDA: the
+deferred blocked scheme (deferred_sample_sgd.py, shared with numba_sample_sgd.py), its
+updates run as Triton kernels in one of two schedules (SCHEDULE_ENV chooses):
 
-The block's one-hot labels are copied into a static buffer at its start, and the
-logits the steps write are copied out to the engine's rows after each call, so that a
-whole block's launches can be captured once as a CUDA graph and replayed (on CUDA,
-not under Triton's interpreter): a block run in one call replays it. The first full
-block runs launch by launch (the warm-up: the kernels compiled, loaded and run once),
-the second captures the graph and replays it. A block cut into several calls, and the
-epoch's short last block, run launch by launch. If the capture fails: one warning, and
-launches from then on.
+- `two-launch` (the default until a GPU run measures the other faster): two fused
+  launches an update (triton_sample_steps.py). The block's one-hot labels are copied
+  into a static buffer at its start, and the logits the steps write are copied out to
+  the engine's rows after each call, so that a whole block's launches can be captured
+  once as a CUDA graph and replayed (on CUDA, not under Triton's interpreter): a block
+  run in one call replays it. The first full block runs launch by launch (the warm-up:
+  the kernels compiled, loaded and run once), the second captures the graph and
+  replays it. A block cut into several calls, and the epoch's short last block, run
+  launch by launch. If the capture fails: one warning, and launches from then on.
+- `persistent`: one launch a call (triton_persistent_steps.py). If the GPU has fewer
+  SMs than the launch has programs, or a launch's grid barrier gives up: one warning,
+  and two launches an update from then on (that call's range included).
+
+Layers 2 and 3 are updated in place in the model's parameters.
 """
 
 from __future__ import annotations
 
+import os
+import warnings
+
 import torch
 
+from mnist_rules.engines.tuned import triton_persistent_steps as persistent
 from mnist_rules.engines.tuned import triton_sample_steps as steps
 from mnist_rules.engines.tuned.capture import graph_capture
 from mnist_rules.engines.tuned.deferred_sample_sgd import DeferredSampleSgd
 from mnist_rules.engines.tuned.mlp_steps import MlpParams
+from mnist_rules.engines.tuned.numba_batch_steps import MAX_SAMPLES
 from mnist_rules.errors import warn_fallback
+
+# Which schedule the Triton steps run: "two-launch" (the default) or "persistent".
+SCHEDULE_ENV = "MNIST_RULES_TRITON_SCHEDULE"
+SCHEDULES = ("two-launch", "persistent")
+
+
+def schedule_from_env() -> str:
+    """The schedule SCHEDULE_ENV names; an unknown name warns once and means the default."""
+    name = os.environ.get(SCHEDULE_ENV, SCHEDULES[0]).strip() or SCHEDULES[0]
+    if name not in SCHEDULES:
+        warnings.warn(
+            f"{SCHEDULE_ENV}={name!r} is not one of {', '.join(SCHEDULES)}; the Triton steps"
+            f" run as {SCHEDULES[0]}.",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+        return SCHEDULES[0]
+    return name
 
 
 class TritonSampleSgd(DeferredSampleSgd):
-    """Per-sample SGD on `p` with each step two Triton launches; `p` is current after
-    `end`. `rows`: layer 1's units per program (triton_sample_steps.ROWS unless given);
-    `graphs`: replay a full block's launches as a CUDA graph (CUDA only)."""
+    """SGD on `p` with `samples_per_update` samples an update (a block holds whole
+    updates), each update Triton's kernels; `p` is current after `end`. `rows`: layer
+    1's units per program (triton_sample_steps.ROWS unless given); `graphs`: replay a
+    full block's launches as a CUDA graph (CUDA only, two-launch schedule); `schedule`:
+    SCHEDULES' (SCHEDULE_ENV's unless given); `spins`: the persistent barrier's bound."""
 
     def __init__(
         self,
@@ -35,9 +65,12 @@ class TritonSampleSgd(DeferredSampleSgd):
         lr: float,
         device: torch.device,
         block: int,
+        samples_per_update: int = 1,
         *,
         rows: int | None = None,
         graphs: bool = True,
+        schedule: str | None = None,
+        spins: int = persistent.SPINS,
         **kw,
     ):
         missing = steps.available()
@@ -45,10 +78,23 @@ class TritonSampleSgd(DeferredSampleSgd):
             raise ImportError(missing)
         if device.type != "cuda" and not steps.interpreting():
             raise ValueError("the Triton steps run on CUDA (or on the CPU in its interpreter)")
+        if not 1 <= samples_per_update <= MAX_SAMPLES:
+            raise ValueError(f"the Triton steps take 1 to {MAX_SAMPLES} samples per update,"
+                             f" not {samples_per_update}")  # fmt: skip
+        if block % samples_per_update:
+            raise ValueError(
+                f"a block of {block} does not hold whole updates of {samples_per_update}"
+            )
         super().__init__(p, lr, device, block, **kw)
+        self.samples_per_update = samples_per_update
         self.buffers = steps.StepBuffers.around(
-            self.pre, self.gram, self.signal, p.w2, p.b2, p.w3, p.b3, lr, rows
-        )
+            self.pre, self.gram, self.signal, p.w2, p.b2, p.w3, p.b3, lr, rows,
+            samples_per_update,
+        )  # fmt: skip
+        self.schedule = schedule or schedule_from_env()
+        self._persistent: persistent.PersistentBuffers | None = None
+        if self.schedule == "persistent":
+            self._persistent = self._persistent_buffers(device, spins)
         self._rows: tuple[torch.Tensor, torch.Tensor] | None = None  # the engine's rows
         # The CUDA graph of a full block's launches, once made; whether to try.
         self._graph: torch.cuda.CUDAGraph | None = None
@@ -56,14 +102,36 @@ class TritonSampleSgd(DeferredSampleSgd):
         self._full_blocks = 0  # full blocks run in one call, before the graph is made
         self.replays = 0  # full blocks replayed from the graph
 
+    def _persistent_buffers(self, device, spins) -> persistent.PersistentBuffers | None:
+        """The persistent launch's buffers, or None (one warning) where its programs
+        cannot all be resident."""
+        resident = persistent.resident_programs(device)
+        if resident is not None and resident < self.buffers.programs:
+            self._give_up_persistent(
+                ValueError(f"{self.buffers.programs} programs, {resident} SMs"),
+                "the grid barrier needs every program resident",
+            )
+            return None
+        return persistent.PersistentBuffers.around(self.buffers, spins)
+
+    def _give_up_persistent(self, error: BaseException, what: str) -> None:
+        warn_fallback(f"--step-mode kernel: {what}", error, "two launches an update from now on")
+        self.schedule, self._persistent = SCHEDULES[0], None
+
     def _bind_rows(self, onehot: torch.Tensor, logits: torch.Tensor) -> None:
         self.buffers.onehot[: len(onehot)].copy_(onehot)  # the graph reads this buffer
         self._rows = (onehot, logits)
 
     def _run(self, first: int, stop: int) -> None:
-        """The steps' launches (a full block replayed from its graph), their logits
-        copied out to the engine's rows."""
-        if not (first == 0 and stop == self.block and self._replay()):
+        """The updates' launches (one persistent launch, or a full block replayed from
+        its graph, or launch by launch), their logits copied out to the engine's rows."""
+        pb = self._persistent
+        if pb is not None and not persistent.run_persistent(pb, first, stop):
+            self._give_up_persistent(
+                TimeoutError(f"no arrival within {pb.spins} reads"),
+                "the persistent launch's grid barrier gave up",
+            )
+        if self._persistent is None and not (first == 0 and stop == self.block and self._replay()):
             steps.run_steps(self.buffers, first, stop)
         self._rows[1][first:stop].copy_(self.buffers.logits[first:stop])
 
@@ -85,8 +153,8 @@ class TritonSampleSgd(DeferredSampleSgd):
         return True
 
     def _capture(self) -> torch.cuda.CUDAGraph | None:
-        """The graph of steps 0..block-1 (nothing runs while capturing), or None with
-        one warning if it cannot be made."""
+        """The graph of the block's launches (nothing runs while capturing), or None
+        with one warning if it cannot be made."""
         graph = torch.cuda.CUDAGraph()
         try:
             with graph_capture(graph):

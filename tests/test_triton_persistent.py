@@ -1,0 +1,152 @@
+"""The persistent schedule of the Triton steps (engines.tuned.triton_persistent_steps):
+one launch a range of updates does the two-launch kernels' arithmetic, bit for bit; a
+grid barrier that gives up leaves the parameters as they were and the steps fall back
+to two launches an update with one warning; SCHEDULE_ENV chooses.
+
+Without a GPU the kernels run in Triton's interpreter (tests/conftest.py), which runs
+programs one after another: with one program (rows=512 covers layer 1's 400 units) the
+barrier passes at each arrival; with several, the first program waits for the others
+alone and gives up (the fallback's path). On a GPU the same tests run the compiled
+kernels with every program resident, plus a timing against the two-launch kernels."""
+
+import itertools
+import warnings
+
+import pytest
+import torch
+
+import sample_blocks
+from mnist_rules.engines.tuned import triton_persistent_steps as persistent
+from mnist_rules.engines.tuned import triton_sample_steps as steps
+from mnist_rules.engines.tuned.mlp_steps import MlpParams
+from mnist_rules.engines.tuned.triton_sample_sgd import (
+    SCHEDULE_ENV,
+    TritonSampleSgd,
+    schedule_from_env,
+)
+from mnist_rules.model import build_mlp
+from optional_packages import TRITON_STEPS
+
+CUDA = torch.cuda.is_available()
+DEVICE = torch.device("cuda" if CUDA else "cpu")
+ONE_PROGRAM = 512  # layer 1's units per program: all 400 in one
+
+pytestmark = TRITON_STEPS
+
+
+def block_buffers(size: int, samples: int, rows: int | None) -> steps.StepBuffers:
+    """The step buffers of a block of `size` random images from build_mlp(0), P and G
+    computed as the blocked scheme does."""
+    p = MlpParams(build_mlp(0).to(DEVICE))
+    x, onehot = sample_blocks.block_data(size, DEVICE)
+    pre = torch.addmm(p.b1, x, p.w1.t()).contiguous()
+    gram = (x @ x.t() + 1.0).contiguous()
+    b = steps.StepBuffers.around(pre, gram, torch.zeros_like(pre), p.w2, p.b2, p.w3, p.b3,
+                                 0.05, rows=rows, samples=samples)  # fmt: skip
+    b.onehot.copy_(onehot)
+    return b
+
+
+def state(b: steps.StepBuffers) -> list[torch.Tensor]:
+    return [*b.parameters, b.logits, b.signal, b.act1]
+
+
+@pytest.mark.parametrize(("samples", "pieces"), [(1, (0, 24)), (1, (0, 7, 24)), (5, (0, 10, 22))])
+def test_persistent_block_equals_the_two_launch_kernels_bit_for_bit(samples, pieces):
+    """One program (so that the interpreter's barrier passes), per-sample and updates
+    of 5 with a short last one (22 = 4 x 5 + 2), the range whole or in pieces."""
+    rows = None if CUDA else ONE_PROGRAM
+    two, one = block_buffers(24, samples, rows), block_buffers(24, samples, rows)
+    pb = persistent.PersistentBuffers.around(one)
+    for k0, k1 in itertools.pairwise(pieces):
+        steps.run_steps(two, k0, k1)
+        assert persistent.run_persistent(pb, k0, k1)
+    for a, b in zip(state(two), state(one), strict=True):
+        assert torch.equal(a, b)
+    assert not torch.equal(one.w2, MlpParams(build_mlp(0).to(DEVICE)).w2)  # it trained
+    assert (one.signal[: pieces[-1]] != 0).any()
+
+
+@pytest.mark.skipif(CUDA, reason="on a GPU every program is resident and the barrier passes")
+def test_a_persistent_barrier_that_gives_up_leaves_the_parameters_as_they_were():
+    """Four programs in the interpreter: program 0 waits for the others, which run only
+    after it, so it gives up after `spins` reads; the others see the flag and return."""
+    b = block_buffers(16, 1, rows=128)
+    before = [t.clone() for t in b.parameters]
+    pb = persistent.PersistentBuffers.around(b, spins=3)
+    assert not persistent.run_persistent(pb, 0, 16)
+    assert pb.flag.item() == 1
+    assert all(torch.equal(a, t) for a, t in zip(before, b.parameters, strict=True))
+
+
+@pytest.mark.skipif(CUDA, reason="on a GPU every program is resident and the barrier passes")
+def test_the_persistent_steps_fall_back_to_two_launches_with_one_warning():
+    """A block through TritonSampleSgd whose barrier gives up: one warning, and every
+    weight, logit and signal row as the two-launch schedule's."""
+    x, onehot = sample_blocks.block_data(16, DEVICE)
+    runs = {}
+    for schedule in ("two-launch", "persistent"):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            runs[schedule] = sample_blocks.one_block(
+                lambda p, block, s=schedule: TritonSampleSgd(
+                    p, 0.05, DEVICE, block, rows=128, schedule=s, spins=3
+                ),
+                x, onehot, pieces=(5,), device=DEVICE,
+            )  # fmt: skip
+        runs[schedule + " warnings"] = [str(w.message) for w in caught]
+    (two, two_logits, two_signal), (got, logits, signal) = runs["two-launch"], runs["persistent"]
+    assert runs["two-launch warnings"] == []
+    (message,) = runs["persistent warnings"]  # one, though two calls ran
+    assert "grid barrier gave up" in message and "two launches an update" in message
+    assert all(torch.equal(a, b) for a, b in zip(two.tensors, got.tensors, strict=True))
+    assert torch.equal(two_logits, logits) and torch.equal(two_signal, signal)
+
+
+def test_the_schedule_is_chosen_by_the_environment(monkeypatch):
+    monkeypatch.delenv(SCHEDULE_ENV, raising=False)
+    assert schedule_from_env() == "two-launch"
+    monkeypatch.setenv(SCHEDULE_ENV, "persistent")
+    assert schedule_from_env() == "persistent"
+    monkeypatch.setenv(SCHEDULE_ENV, "fastest")
+    with pytest.warns(RuntimeWarning, match="'fastest' is not one of two-launch, persistent"):
+        assert schedule_from_env() == "two-launch"
+
+
+def test_persistent_steps_need_every_program_resident(monkeypatch):
+    """More programs than SMs: one warning, two launches an update."""
+    monkeypatch.setattr(persistent, "resident_programs", lambda device: 4)
+    p = MlpParams(build_mlp(0).to(DEVICE))
+    with pytest.warns(RuntimeWarning, match="13 programs, 4 SMs"):
+        sgd = TritonSampleSgd(p, 0.05, DEVICE, 16, schedule="persistent")
+    assert sgd.schedule == "two-launch"
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not CUDA, reason="needs a GPU")
+def test_persistent_timing_against_the_two_launch_kernels(record_property):
+    """A block of 128 per-sample updates, 13 programs: the two schedules agree, and
+    their times (CUDA events, after a warm-up, best of 20) are recorded."""
+    torch.backends.cuda.matmul.allow_tf32 = False
+    two, one = block_buffers(128, 1, None), block_buffers(128, 1, None)
+    pb = persistent.PersistentBuffers.around(one)
+    steps.run_steps(two, 0, 128)
+    assert persistent.run_persistent(pb, 0, 128)
+    for a, b in zip(state(two), state(one), strict=True):
+        torch.testing.assert_close(b, a, rtol=0, atol=1e-6)
+    timings = {}
+    for name, go in (("two-launch", lambda: steps.run_steps(two, 0, 128)),
+                     ("persistent", lambda: persistent.run_persistent(pb, 0, 128))):  # fmt: skip
+        best = float("inf")
+        for _ in range(20):
+            start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+            start.record()
+            go()
+            end.record()
+            torch.cuda.synchronize()
+            best = min(best, start.elapsed_time(end) / 1e3)
+        timings[name] = best / 128
+        record_property(f"{name}_us_per_update", round(best / 128 * 1e6, 2))
+    print(f"per update: two-launch {timings['two-launch'] * 1e6:.2f} µs (launch by launch),"
+          f" persistent {timings['persistent'] * 1e6:.2f} µs")  # fmt: skip
+    assert all(t > 0 for t in timings.values())
