@@ -53,7 +53,7 @@ from mnist_rules.atomic import atomic_path  # noqa: E402
 # first, torch.compile's last. A section may take its cap plus what the sections before
 # it left of theirs (never more than is left); within a section each run takes its part
 # of what the section has left, so time a run leaves goes to the runs after it. The
-# caps add up to 400 s of the default 420: the environment section and the report's
+# caps add up to 490 s of the default 510: the environment section and the report's
 # writes take the rest. Sized from the first H200 run, where a child's start (Python,
 # torch, CUDA) took about 5 s, the Triton tests 25 s, the CUDA tests 52 s and a tuned
 # epoch run 6-8 s; the CUDA tests leave compile mode to the benchmarks (Dynamo and
@@ -61,6 +61,7 @@ from mnist_rules.atomic import atomic_path  # noqa: E402
 CAPS = {
     "Triton tests": 30,
     "CUDA tests": 60,
+    "Triton schedules": 90,
     "real MNIST": 75,
     "profile": 40,
     "benchmarks": 195,
@@ -123,6 +124,17 @@ REAL_RUNS = [
     ("sample", "tuned", "graph", None),
     ("sample", "tuned", "kernel", None),
 ]
+# The Triton steps' two schedules (engines/tuned/triton_sample_sgd.py, SCHEDULE_ENV) on
+# real MNIST: one per-sample epoch in kernel mode under each, then a sweep of the sizes
+# the kernels take under each, whose model (docs/theory.md) gives t0 and c of an update
+# on CUDA and the best size they predict: (what, schedule, weight of the section's time).
+SCHEDULE_RUNS = [
+    ("epoch", "two-launch", 1),
+    ("epoch", "persistent", 1),
+    ("sweep", "two-launch", 3),
+    ("sweep", "persistent", 3),
+]
+SWEEP_SIZES = "1,2,4,8,16,32,64"  # 1 to the most the Triton steps take
 # profile --steps by rule (the defaults are 200 and 2,000): each of --compare-transfers'
 # four paths runs a warm-up, a timed and a profiled window, after the profiler's first
 # start (the first CUDA test that profiles took 11 s). 512: four whole blocks of 128.
@@ -496,6 +508,61 @@ def real_mnist(budget: Budget, data_dir: Path | None, workdir: Path) -> str:
     return table(header, rows) + ("\n" + failures if failures else "")
 
 
+def schedules(budget: Budget, data_dir: Path, workdir: Path) -> str:
+    from mnist_rules.engines.tuned.triton_sample_sgd import SCHEDULE_ENV
+
+    epochs, sweeps, failures = [], [], ""
+    section = Budget(budget.share("Triton schedules"))
+    weights = [weight for *_, weight in SCHEDULE_RUNS]
+    for (what, schedule, _), timeout in shared(section, SCHEDULE_RUNS, weights):
+        out = workdir / f"schedule-{what}-{schedule}.json"
+        common = ["--engine", "tuned", "--step-mode", "kernel", "--device", DEVICE,
+                  "--data-dir", str(data_dir), "--json", str(out)]  # fmt: skip
+        if what == "epoch":
+            args = cli("train", "--rule", "sample", "--epochs", "1", *common)
+        else:
+            args = cli("sweep", "--sizes", SWEEP_SIZES, "--epochs", "2", "--target-acc", "95",
+                       "--noise-samples", "0", "--quiet", *common)  # fmt: skip
+        ran = run(args, timeout, {SCHEDULE_ENV: schedule})
+        warned = "; ".join(line.strip() for line in ran.output.splitlines()
+                           if "Warning" in line)[:300]  # fmt: skip
+        if not out.exists():
+            failures += f"`{SCHEDULE_ENV}={schedule} {ran.command}`:\n\n" + tail(ran.output, 20)
+            (epochs if what == "epoch" else sweeps).append([schedule, outcome(ran)])
+        elif what == "epoch":
+            epochs.append([schedule, *epoch_figures(json.loads(out.read_text())), warned,
+                           outcome(ran)])  # fmt: skip
+        else:
+            sweeps.append([schedule, *sweep_figures(json.loads(out.read_text())), warned,
+                           outcome(ran)])  # fmt: skip
+    text = "One per-sample epoch, `--step-mode kernel`:\n\n" + table(
+        ["schedule", "step mode ran", "test acc", "train s", "µs an update", "compile s",
+         "warnings", "run"], epochs)  # fmt: skip
+    text += (
+        f"\nA sweep of sizes {SWEEP_SIZES}, 2 epochs, target 95%: the cost of an update"
+        " t(B) = t₀ + c·B on CUDA and the best size the model predicts:\n\n"
+    )
+    text += table(["schedule", "t₀ µs", "c µs", "B_crit", "predicted best size",
+                   "measured best size", "warnings", "run"], sweeps)  # fmt: skip
+    return text + ("\n" + failures if failures else "")
+
+
+def epoch_figures(r: dict) -> list[str]:
+    epoch = r["epochs"][-1]
+    return [r["step_mode"], f"{epoch['test_acc']:.2f}%", f"{epoch['train_seconds']:.3f}",
+            f"{epoch['train_seconds'] / epoch['updates'] * 1e6:.2f}",
+            f"{r['compile_seconds']:.1f}"]  # fmt: skip
+
+
+def sweep_figures(r: dict) -> list[str]:
+    model = r.get("model") or {}
+    engine = next(iter((model.get("engines") or {}).values()), {})
+    number = lambda v, scale=1.0: "" if v is None else f"{v * scale:.3g}"  # noqa: E731
+    return [number(engine.get("t0"), 1e6), number(engine.get("c"), 1e6),
+            number(model.get("b_crit")), number(engine.get("predicted_best_size")),
+            str(engine.get("measured_best_size") or "")]  # fmt: skip
+
+
 def has_mnist(root: Path) -> bool:
     raw = root / "MNIST" / "raw"
     return any(raw.glob("train-images-idx3-ubyte*")) if raw.is_dir() else False
@@ -530,6 +597,7 @@ def check(out: Path | None, data_dir: Path, budget_seconds: float) -> int:
             ("environment", environment),
             ("Triton tests", lambda: pytest_tests("Triton tests", budget)),
             ("CUDA tests", lambda: pytest_tests("CUDA tests", budget)),
+            ("Triton schedules", lambda: schedules(budget, data, workdir)),
             ("real MNIST", lambda: real_mnist(budget, real, workdir)),
             ("profile", lambda: profiles(budget, data, workdir)),
             ("benchmarks", lambda: benchmarks(budget, workdir)),
@@ -555,7 +623,7 @@ def main(
     data_dir: Path = typer.Option(
         ROOT.parent / "shared" / "data", help="A root holding MNIST/raw (real MNIST)."
     ),
-    budget: float = typer.Option(420.0, min=60, help="Seconds for the whole check."),
+    budget: float = typer.Option(510.0, min=60, help="Seconds for the whole check."),
 ) -> None:
     """Measure every CUDA figure in one run (see the module docstring)."""
     import torch

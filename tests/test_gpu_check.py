@@ -49,6 +49,26 @@ def test_the_real_mnist_section_reads_the_results_the_tool_writes(tiny_root, tmp
     assert "Skipped" in gpu_check.real_mnist(gpu_check.Budget(60), None, tmp_path)
 
 
+def test_the_schedules_section_reads_the_epoch_and_the_sweep_the_tool_writes(
+    tiny_root, tmp_path, monkeypatch
+):
+    """On the CPU the kernel mode is numba's (the schedule variable is read and has no
+    effect): the figures are parsed from the tool's real files, a sweep's model too."""
+    monkeypatch.setattr(gpu_check, "DEVICE", "cpu")
+    monkeypatch.setattr(gpu_check, "SWEEP_SIZES", "2,8,32")
+    monkeypatch.setattr(
+        gpu_check, "SCHEDULE_RUNS", [("epoch", "persistent", 1), ("sweep", "two-launch", 1)]
+    )
+    body = gpu_check.schedules(gpu_check.Budget(300), tiny_root, tmp_path)
+    epoch = next(line for line in body.splitlines() if line.startswith("| persistent"))
+    sweep = next(line for line in body.splitlines() if line.startswith("| two-launch"))
+    cells = [c.strip() for c in epoch.strip("|").split("|")]
+    assert cells[1] == "kernel" and cells[2].endswith("%") and float(cells[4]) > 0, body
+    assert "ok in" in epoch and "ok in" in sweep, body
+    t0, c = (c.strip() for c in sweep.strip("|").split("|")[1:3])
+    assert float(c) > 0 and t0, body  # the cost fit's figures, in µs
+
+
 def test_a_failed_run_is_reported_with_its_output(tmp_path, monkeypatch):
     monkeypatch.setattr(gpu_check, "DEVICE", "cpu")
     monkeypatch.setattr(gpu_check, "REAL_RUNS", [("batch", "tuned", "auto", None)])
@@ -226,7 +246,7 @@ def test_the_whole_check_fits_its_default_budget_when_every_run_takes_all_it_is_
     monkeypatch.setattr(gpu_check, "fastest_modes", lambda report: "")
     monkeypatch.setattr(gpu_check, "has_mnist", lambda root: True)
     default = gpu_check.main.__defaults__[2].default
-    assert default == 420
+    assert default == 510
     gpu_check.check(tmp_path / "r.md", tmp_path, default)
     assert clock[0] - 1000.0 <= default
     ratios = [timeout for command, timeout in given if "bench/speedups.py" in command]
@@ -253,7 +273,7 @@ def test_time_a_section_or_a_run_leaves_goes_to_the_ones_after_it(tmp_path, monk
     gpu_check.check(tmp_path / "r.md", tmp_path, 420)
     caps, timeouts = gpu_check.CAPS, [timeout for _, timeout in given]
     assert timeouts[:2] == [caps["Triton tests"], caps["Triton tests"] - 1 + caps["CUDA tests"]]
-    real = [timeout for command, timeout in given if " train " in command]
+    real = [timeout for command, timeout in given if "/train-" in command]
     assert len(real) == len(gpu_check.REAL_RUNS) and real == sorted(real)
     assert real[0] > caps["real MNIST"] / len(real)  # what the tests left, too
     compile_sample = [t for c, t in given if "compile-cuda and test_epoch and sample" in c]
