@@ -82,8 +82,9 @@ RUN: dict[str, Spec] = {
         help="How the tuned engine runs its steps. eager: op by op. graph: each step (a"
         " block of 128 per-sample steps, or one chunk) replayed as a CUDA graph (CUDA only)."
         " compile: through torch.compile. kernel: the steps of updates of 1 to 64 samples"
-        " compiled (a numba loop per block on the CPU; fused Triton kernels on CUDA, one"
-        " sample per update); larger updates are GEMMs and run as in eager. auto: the"
+        " compiled (a numba loop per block on the CPU; fused Triton kernels on CUDA,"
+        " MNIST_RULES_TRITON_SCHEDULE choosing two launches an update or one persistent"
+        " launch a block); larger updates are GEMMs and run as in eager. auto: the"
         " fastest measured here: kernel on the CPU up to 50 samples per update, else"
         " eager. A mode that cannot run falls back to eager with a one-line warning.",
     ),

@@ -7,8 +7,9 @@
   per-sample SGD defers the first layer's updates a block at a time
   (engines.tuned.blocked_sample_sgd), which is where that rule's time went; in the kernel
   step mode a block's updates of 1 to 64 samples run as one compiled loop on the CPU
-  (engines.tuned.numba_sample_sgd), or its per-sample steps as two fused Triton
-  launches each on CUDA (engines.tuned.triton_sample_sgd); kernel_backends says which.
+  (engines.tuned.numba_sample_sgd), or as Triton's kernels on CUDA, two launches an
+  update or one persistent launch a block (engines.tuned.triton_sample_sgd);
+  kernel_backends says which.
 - No host sync per step: each sample's logits are written into one device tensor,
   which the loss ledger (engines.ledger) turns into losses when the loop reads it
   (once per epoch, and at the reporter's refreshes).
