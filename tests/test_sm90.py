@@ -72,8 +72,10 @@ def test_the_persistent_barrier_releases_after_a_block_wide_sync_and_reads_with_
     lines = [line.strip() for line in of(compiled, "persistent")["ptx"].splitlines()]
     releases = [i for i, line in enumerate(lines) if "atom.global.gpu.release.add" in line]
     assert len(releases) == 1
-    before = [line for line in lines[: releases[0]] if not line.startswith((".loc", "//"))]
-    assert any(line.startswith("bar.sync") for line in before[-6:])  # stores, then release
+    syncs = [i for i, line in enumerate(lines[: releases[0]]) if line.startswith("bar.sync")]
+    between = lines[syncs[-1] : releases[0]]  # every thread's stores, then the release
+    assert syncs and not any(line.startswith(("st.", "@")) and "st.global" in line
+                             for line in between), between  # fmt: skip
     ptx = "\n".join(lines)
     assert re.search(r"ld\.global\.gpu\.acquire\.b32|atom\.global\.gpu\.acquire", ptx)
     assert "atom.global.gpu.relaxed.exch.b32" in ptx  # the flag, when the spin gives up

@@ -13,6 +13,8 @@ No numba or triton at import: each is imported when asked about.
 
 from __future__ import annotations
 
+import time
+
 from mnist_rules.engines.tuned.blocked_sample_sgd import BLOCK
 from mnist_rules.engines.tuned.numba_batch_steps import MAX_SAMPLES
 from mnist_rules.model import LAYER_SIZES
@@ -62,14 +64,14 @@ def compile_now(backend: str, device, samples_per_update: int) -> float:
     """Compile (or load from a cache) `backend`'s steps for updates of
     `samples_per_update`: the seconds it took."""
     if backend == "triton":
-        from mnist_rules.engines.tuned import triton_persistent_steps, triton_sample_steps
+        from mnist_rules.engines.tuned import triton_sample_steps
         from mnist_rules.engines.tuned.triton_sample_sgd import schedule_from_env
 
         _, hidden1, hidden2, classes = LAYER_SIZES
         shape = {"hidden1": hidden1, "hidden2": hidden2, "classes": classes, "block": BLOCK}
         seconds = triton_sample_steps.compile_now(device, samples_per_update, **shape)
-        if schedule_from_env() == "persistent":
-            seconds += triton_persistent_steps.compile_now(device, samples_per_update, **shape)
+        if schedule_from_env(warn=False) == "persistent":
+            seconds += _compile_persistent(device, samples_per_update, shape)
         return seconds
     if samples_per_update > 1:
         from mnist_rules.engines.tuned import numba_batch_steps
@@ -78,3 +80,22 @@ def compile_now(backend: str, device, samples_per_update: int) -> float:
     from mnist_rules.engines.tuned import numba_sample_steps
 
     return numba_sample_steps.compile_now()
+
+
+def _compile_persistent(device, samples_per_update: int, shape: dict) -> float:
+    """Compile the persistent kernel: its seconds, or 0 when it fails, which is said
+    once and leaves the steps on two launches an update (the two-launch kernels
+    compiled already)."""
+    from mnist_rules.engines.tuned import triton_persistent_steps
+    from mnist_rules.errors import warn_fallback
+
+    start = time.perf_counter()
+    try:
+        return triton_persistent_steps.compile_now(device, samples_per_update, **shape)
+    except Exception as error:  # Triton's errors have no common base
+        warn_fallback("--step-mode kernel: compiling the persistent Triton kernel failed",
+                      error, "two launches an update")  # fmt: skip
+        triton_persistent_steps.unusable = (
+            str(error).strip().splitlines()[0] or type(error).__name__
+        )
+        return time.perf_counter() - start

@@ -86,11 +86,12 @@ def persistent_launch(pb: PersistentBuffers, k0: int, k1: int) -> Launch:
     return Launch("persistent", args, const, LAYER1_WARPS, b.programs)
 
 
-def resident_programs(device: torch.device) -> int | None:
-    """How many programs can be resident at once (one per SM), None in the interpreter
-    (programs run one after another: only one passes a barrier)."""
+def resident_programs(device: torch.device) -> int:
+    """How many programs can be resident at once: one per SM on CUDA (a program takes
+    209 registers a thread x 256 threads: 53.5k of an SM's 64k); one in Triton's
+    interpreter, which runs programs one after another."""
     if device.type != "cuda":
-        return None
+        return 1
     return torch.cuda.get_device_properties(device).multi_processor_count
 
 
@@ -106,9 +107,19 @@ def run_persistent(pb: PersistentBuffers, k0: int, k1: int) -> bool:
     persistent_launch(pb, k0, k1)()
     if not pb.flag.item():  # a sync: the only one a block
         return True
+    restore(pb)  # programs that passed the last barrier may have written theirs back
+    return False
+
+
+def restore(pb: PersistentBuffers) -> None:
+    """The parameters as they were before the last launch."""
     for saved, now in zip(pb.saved, pb.steps.parameters, strict=True):
         now.copy_(saved)
-    return False
+
+
+# Why the persistent kernel cannot run in this process (its compile failed: the steps
+# were told once, and run as two launches an update), or None.
+unusable: str | None = None
 
 
 def compile_now(device: torch.device, samples: int = 1, **shape) -> float:

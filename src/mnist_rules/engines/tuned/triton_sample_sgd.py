@@ -38,16 +38,18 @@ SCHEDULE_ENV = "MNIST_RULES_TRITON_SCHEDULE"
 SCHEDULES = ("two-launch", "persistent")
 
 
-def schedule_from_env() -> str:
-    """The schedule SCHEDULE_ENV names; an unknown name warns once and means the default."""
+def schedule_from_env(warn: bool = True) -> str:
+    """The schedule SCHEDULE_ENV names; an unknown name means the default (and a
+    warning, with `warn`)."""
     name = os.environ.get(SCHEDULE_ENV, SCHEDULES[0]).strip() or SCHEDULES[0]
     if name not in SCHEDULES:
-        warnings.warn(
-            f"{SCHEDULE_ENV}={name!r} is not one of {', '.join(SCHEDULES)}; the Triton steps"
-            f" run as {SCHEDULES[0]}.",
-            RuntimeWarning,
-            stacklevel=3,
-        )
+        if warn:
+            warnings.warn(
+                f"{SCHEDULE_ENV}={name!r} is not one of {', '.join(SCHEDULES)}; the Triton"
+                f" steps run as {SCHEDULES[0]}.",
+                RuntimeWarning,
+                stacklevel=3,
+            )
         return SCHEDULES[0]
     return name
 
@@ -92,6 +94,8 @@ class TritonSampleSgd(DeferredSampleSgd):
             samples_per_update,
         )  # fmt: skip
         self.schedule = schedule or schedule_from_env()
+        if self.schedule == "persistent" and persistent.unusable is not None:
+            self.schedule = SCHEDULES[0]  # its compile failed, and said so
         self._persistent: persistent.PersistentBuffers | None = None
         if self.schedule == "persistent":
             self._persistent = self._persistent_buffers(device, spins)
@@ -106,7 +110,7 @@ class TritonSampleSgd(DeferredSampleSgd):
         """The persistent launch's buffers, or None (one warning) where its programs
         cannot all be resident."""
         resident = persistent.resident_programs(device)
-        if resident is not None and resident < self.buffers.programs:
+        if resident < self.buffers.programs:
             self._give_up_persistent(
                 ValueError(f"{self.buffers.programs} programs, {resident} SMs"),
                 "the grid barrier needs every program resident",
@@ -126,11 +130,16 @@ class TritonSampleSgd(DeferredSampleSgd):
         """The updates' launches (one persistent launch, or a full block replayed from
         its graph, or launch by launch), their logits copied out to the engine's rows."""
         pb = self._persistent
-        if pb is not None and not persistent.run_persistent(pb, first, stop):
-            self._give_up_persistent(
-                TimeoutError(f"no arrival within {pb.spins} reads"),
-                "the persistent launch's grid barrier gave up",
-            )
+        if pb is not None:
+            try:
+                if not persistent.run_persistent(pb, first, stop):
+                    self._give_up_persistent(
+                        TimeoutError(f"no arrival within {pb.spins} reads"),
+                        "the persistent launch's grid barrier gave up",
+                    )
+            except Exception as error:  # a compile or launch error: Triton's have no base
+                persistent.restore(pb)
+                self._give_up_persistent(error, "the persistent launch failed")
         if self._persistent is None and not (first == 0 and stop == self.block and self._replay()):
             steps.run_steps(self.buffers, first, stop)
         self._rows[1][first:stop].copy_(self.buffers.logits[first:stop])
