@@ -228,3 +228,47 @@ def test_persistent_timing_against_the_two_launch_kernels(record_property):
     print(f"per update: two-launch {timings['two-launch'] * 1e6:.2f} µs (launch by launch),"
           f" persistent {timings['persistent'] * 1e6:.2f} µs")  # fmt: skip
     assert all(t > 0 for t in timings.values())
+
+
+def test_kernel_mode_with_the_persistent_schedule_trains_as_the_torch_engine(
+    tiny_data, monkeypatch
+):
+    """`--step-mode kernel` end to end with MNIST_RULES_TRITON_SCHEDULE=persistent: 150
+    shuffled samples (a block of 128 and one of 22), every call one persistent launch,
+    none given up, the weights within 1e-5 of the torch engine's. Without a GPU: one
+    program (the interpreter's barrier passes), the engine's kernel steps pointed at
+    Triton's."""
+    from mnist_rules.config.train_config import TrainConfig
+    from mnist_rules.engines.tuned.engine import TunedEngine
+    from mnist_rules.training.loop import train
+
+    monkeypatch.setenv(SCHEDULE_ENV, "persistent")
+    monkeypatch.setattr(persistent, "unusable", None)
+    if CUDA:
+        torch.backends.cuda.matmul.allow_tf32 = False
+    else:
+        monkeypatch.setitem(TunedEngine.kernel_steps, "cpu", "triton")
+        monkeypatch.setattr(steps, "ROWS", ONE_PROGRAM)
+    launched = []
+    run_persistent = persistent.run_persistent
+
+    def recording(pb, k0, k1):
+        launched.append((k0, k1))
+        return run_persistent(pb, k0, k1)
+
+    monkeypatch.setattr(persistent, "run_persistent", recording)
+    runs = {}
+    for engine, mode in (("torch", "eager"), ("tuned", "kernel")):
+        config = TrainConfig(engine=engine, step_mode=mode, device=DEVICE.type, epochs=1,
+                             rule="sample", train_subset=150, shuffle=True)  # fmt: skip
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", RuntimeWarning)  # no fallback
+            runs[engine] = train(config, data=tiny_data)
+    sgd = runs["tuned"].engine._sample_steps
+    assert runs["tuned"].result.step_mode == "kernel" and sgd.schedule == "persistent"
+    assert (0, 128) in launched and (0, 22) in launched
+    wa, wb = runs["torch"].engine.weights(), runs["tuned"].engine.weights()
+    assert max((wa[k] - wb[k]).abs().max().item() for k in wa) < 1e-5
+    assert runs["tuned"].result.final.train_loss == pytest.approx(
+        runs["torch"].result.final.train_loss, rel=1e-5
+    )
