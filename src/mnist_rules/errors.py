@@ -39,9 +39,13 @@ class Interrupted(RunStopped):
     exit_code = 130
 
 
+def first_line(error: BaseException) -> str:
+    """The error's message's first line, or its type's name if it has none."""
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
 def warn_fallback(what: str, error: BaseException, then: str) -> None:
     """One warning line: what failed, the error's first line (its type's name if it has
     none), and what happens instead. Every step mode that falls back says it this way."""
-    first_line = str(error).strip().splitlines()[0] if str(error).strip() else ""
-    first_line = first_line or type(error).__name__
-    warnings.warn(f"{what} ({first_line}); {then}.", RuntimeWarning, stacklevel=4)
+    warnings.warn(f"{what} ({first_line(error)}); {then}.", RuntimeWarning, stacklevel=4)

@@ -26,6 +26,19 @@ class DeferredSampleSgd(BlockedSampleSgd):
     ran = 0  # steps of the block that have run (of self.k taken)
     bound = False  # whether a block's rows are bound (a block has started)
 
+    @staticmethod
+    def check_samples(what: str, block: int, samples_per_update: int, most: int) -> None:
+        """Refuse updates the compiled steps (`what`) do not take: more than `most`
+        samples, or a block that does not hold whole updates."""
+        if not 1 <= samples_per_update <= most:
+            raise ValueError(
+                f"{what} take 1 to {most} samples per update, not {samples_per_update}"
+            )
+        if block % samples_per_update:
+            raise ValueError(
+                f"a block of {block} does not hold whole updates of {samples_per_update}"
+            )
+
     def begin(self) -> None:
         """Nothing to take: the steps update layers 2 and 3 in place."""
 

@@ -83,11 +83,11 @@ def compile_now(backend: str, device, samples_per_update: int) -> float:
 
 
 def _compile_persistent(device, samples_per_update: int, shape: dict) -> float:
-    """Compile the persistent kernel: its seconds, or 0 when it fails, which is said
-    once and leaves the steps on two launches an update (the two-launch kernels
-    compiled already)."""
+    """Compile the persistent kernel: the seconds it took. A failure is said once and
+    leaves the steps on two launches an update (the two-launch kernels compiled
+    already)."""
     from mnist_rules.engines.tuned import triton_persistent_steps
-    from mnist_rules.errors import warn_fallback
+    from mnist_rules.errors import first_line, warn_fallback
 
     start = time.perf_counter()
     try:
@@ -95,7 +95,5 @@ def _compile_persistent(device, samples_per_update: int, shape: dict) -> float:
     except Exception as error:  # Triton's errors have no common base
         warn_fallback("--step-mode kernel: compiling the persistent Triton kernel failed",
                       error, "two launches an update")  # fmt: skip
-        triton_persistent_steps.unusable = (
-            str(error).strip().splitlines()[0] or type(error).__name__
-        )
+        triton_persistent_steps.unusable = first_line(error)
         return time.perf_counter() - start

@@ -34,13 +34,8 @@ class NumbaSampleSgd(DeferredSampleSgd):
     ):
         if device.type != "cpu":
             raise ValueError("the kernel step mode's compiled loop runs on the CPU")
-        if not 1 <= samples_per_update <= numba_batch_steps.MAX_SAMPLES:
-            raise ValueError(f"the compiled loop takes 1 to {numba_batch_steps.MAX_SAMPLES}"
-                             f" samples per update, not {samples_per_update}")  # fmt: skip
-        if block % samples_per_update:
-            raise ValueError(
-                f"a block of {block} does not hold whole updates of {samples_per_update}"
-            )
+        most = numba_batch_steps.MAX_SAMPLES
+        self.check_samples("numba's compiled loops", block, samples_per_update, most)
         super().__init__(p, lr, device, block, **kw)
         self.samples_per_update = samples_per_update
         self._lr32 = np.float32(lr)

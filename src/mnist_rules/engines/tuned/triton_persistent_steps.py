@@ -29,7 +29,6 @@ import torch
 
 from mnist_rules.engines.tuned.triton_sample_steps import (
     LAYER1_WARPS,
-    SIGNAL_ROWS,
     Launch,
     StepBuffers,
     pow2,
@@ -81,8 +80,7 @@ def persistent_launch(pb: PersistentBuffers, k0: int, k1: int) -> Launch:
         spins=pb.spins, hidden1=hidden1, hidden2=hidden2, classes=b.w3.shape[0],
         block=b.gram.shape[1], neg_lr=-b.lr,
     )  # fmt: skip
-    const = dict(ROWS=b.rows, **b.shape, C=pow2(b.w3.shape[0]), BI=SIGNAL_ROWS,
-                 PP=pow2(b.programs))  # fmt: skip
+    const = b.constexprs("ROWS", "H2", "C", "BI", "PP")
     return Launch("persistent", args, const, LAYER1_WARPS, b.programs)
 
 

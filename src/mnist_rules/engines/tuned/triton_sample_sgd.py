@@ -80,24 +80,17 @@ class TritonSampleSgd(DeferredSampleSgd):
             raise ImportError(missing)
         if device.type != "cuda" and not steps.interpreting():
             raise ValueError("the Triton steps run on CUDA (or on the CPU in its interpreter)")
-        if not 1 <= samples_per_update <= MAX_SAMPLES:
-            raise ValueError(f"the Triton steps take 1 to {MAX_SAMPLES} samples per update,"
-                             f" not {samples_per_update}")  # fmt: skip
-        if block % samples_per_update:
-            raise ValueError(
-                f"a block of {block} does not hold whole updates of {samples_per_update}"
-            )
+        self.check_samples("the Triton steps", block, samples_per_update, MAX_SAMPLES)
         super().__init__(p, lr, device, block, **kw)
         self.samples_per_update = samples_per_update
         self.buffers = steps.StepBuffers.around(
             self.pre, self.gram, self.signal, p.w2, p.b2, p.w3, p.b3, lr, rows,
             samples_per_update,
         )  # fmt: skip
-        self.schedule = schedule or schedule_from_env()
-        if self.schedule == "persistent" and persistent.unusable is not None:
-            self.schedule = SCHEDULES[0]  # its compile failed, and said so
+        # The persistent launch's buffers, while that schedule runs (a compile that
+        # failed was said once already; a give-up drops them).
         self._persistent: persistent.PersistentBuffers | None = None
-        if self.schedule == "persistent":
+        if (schedule or schedule_from_env()) == "persistent" and persistent.unusable is None:
             self._persistent = self._persistent_buffers(device, spins)
         self._rows: tuple[torch.Tensor, torch.Tensor] | None = None  # the engine's rows
         # The CUDA graph of a full block's launches, once made; whether to try.
@@ -105,6 +98,11 @@ class TritonSampleSgd(DeferredSampleSgd):
         self._graphs = graphs and device.type == "cuda" and not steps.interpreting()
         self._full_blocks = 0  # full blocks run in one call, before the graph is made
         self.replays = 0  # full blocks replayed from the graph
+
+    @property
+    def schedule(self) -> str:
+        """The schedule the steps run now: one of SCHEDULES."""
+        return "persistent" if self._persistent is not None else "two-launch"
 
     def _persistent_buffers(self, device, spins) -> persistent.PersistentBuffers | None:
         """The persistent launch's buffers, or None (one warning) where its programs
@@ -120,7 +118,7 @@ class TritonSampleSgd(DeferredSampleSgd):
 
     def _give_up_persistent(self, error: BaseException, what: str) -> None:
         warn_fallback(f"--step-mode kernel: {what}", error, "two launches an update from now on")
-        self.schedule, self._persistent = SCHEDULES[0], None
+        self._persistent = None
 
     def _bind_rows(self, onehot: torch.Tensor, logits: torch.Tensor) -> None:
         self.buffers.onehot[: len(onehot)].copy_(onehot)  # the graph reads this buffer

@@ -95,8 +95,8 @@ def _built(interpret: bool):
 
 
 def kernels(interpret: bool | None = None):
-    """The jitted kernels and helpers (triton must be available): triton_kernels.build's,
-    for its interpreter or its compiler (None: as TRITON_INTERPRET says)."""
+    """triton_kernels.py's kernels and helpers (triton must be available), jitted for
+    Triton's interpreter or its compiler (None: as TRITON_INTERPRET says)."""
     triton = _triton()
     if isinstance(triton, str):
         raise ImportError(triton)
@@ -158,27 +158,36 @@ class StepBuffers:
         tensors = (pre, gram, signal, w2, b2, w3, b3)
         if any(t.dtype != torch.float32 or not t.is_contiguous() for t in tensors):
             raise ValueError("the Triton steps take contiguous float32 tensors")
-        programs = -(-hidden1 // rows)
         zeros = lambda *shape: torch.zeros(*shape, device=device)  # noqa: E731
         return cls(
             pre, gram, signal, zeros(block, hidden1), w2, b2, w3, b3,
-            zeros(samples, pow2(hidden2)), zeros(programs, samples, pow2(hidden2)),
+            zeros(samples, pow2(hidden2)), zeros(_programs(hidden1, rows), samples, pow2(hidden2)),
             zeros(block, classes), zeros(block, classes), lr, rows, samples,
         )  # fmt: skip
 
     @property
     def programs(self) -> int:
-        return -(-self.w2.shape[1] // self.rows)
+        return _programs(self.w2.shape[1], self.rows)
 
     @property
     def parameters(self) -> tuple[torch.Tensor, ...]:
         """The model's parameters the steps update in place: W2, b2, W3, b3."""
         return (self.w2, self.b2, self.w3, self.b3)
 
-    @property
-    def shape(self) -> dict:
-        """The constexprs every kernel takes: layer 2's and the classes' padded widths."""
-        return {"H2": pow2(self.w2.shape[0])}
+    def constexprs(self, *names: str) -> dict:
+        """These of the kernels' constexprs, all decided here: units per program,
+        layer 2's and the classes' widths padded to powers of two, signal rows per pass
+        of the correction sum, programs padded."""
+        every = {
+            "ROWS": self.rows, "H2": pow2(self.w2.shape[0]), "C": pow2(self.w3.shape[0]),
+            "BI": SIGNAL_ROWS, "PP": pow2(self.programs),
+        }  # fmt: skip
+        return {name: every[name] for name in names}
+
+
+def _programs(hidden1: int, rows: int) -> int:
+    """Programs for layer 1's units, `rows` each (the last one masked)."""
+    return -(-hidden1 // rows)
 
 
 def layer1_launch(b: StepBuffers, s: int, n: int, prev: int, n_prev: int) -> Launch:
@@ -189,8 +198,7 @@ def layer1_launch(b: StepBuffers, s: int, n: int, prev: int, n_prev: int) -> Lau
         partial=b.partial, s=s, n=n, prev=prev, n_prev=n_prev, hidden1=hidden1,
         hidden2=hidden2, block=b.gram.shape[1], neg_lr=-b.lr,
     )  # fmt: skip
-    const = {"ROWS": b.rows, **b.shape, "BI": SIGNAL_ROWS}
-    return Launch("layer1", args, const, LAYER1_WARPS, b.programs)
+    return Launch("layer1", args, b.constexprs("ROWS", "H2", "BI"), LAYER1_WARPS, b.programs)
 
 
 def head_launch(b: StepBuffers, s: int, n: int) -> Launch:
@@ -200,8 +208,7 @@ def head_launch(b: StepBuffers, s: int, n: int) -> Launch:
         logits=b.logits, s=s, n=n, programs=b.programs, hidden2=b.w2.shape[0],
         classes=b.w3.shape[0], neg_lr=-b.lr,
     )  # fmt: skip
-    const = {**b.shape, "C": pow2(b.w3.shape[0]), "PP": pow2(b.programs)}
-    return Launch("head", args, const, 4, 1)
+    return Launch("head", args, b.constexprs("H2", "C", "PP"), 4, 1)
 
 
 def launches(b: StepBuffers, k0: int, k1: int) -> list[Launch]:
