@@ -515,7 +515,8 @@ def real_mnist(budget: Budget, data_dir: Path | None, workdir: Path) -> str:
 def schedules(budget: Budget, data_dir: Path, workdir: Path) -> str:
     from mnist_rules.engines.tuned.triton_sample_sgd import SCHEDULE_ENV
 
-    epochs, sweeps, failures = [], [], ""
+    tables, failures = {"epoch": [], "sweep": []}, ""
+    figures = {"epoch": epoch_figures, "sweep": sweep_figures}  # five cells each
     section = Budget(budget.share("Triton schedules"))
     weights = [weight for *_, weight in SCHEDULE_RUNS]
     for (what, schedule, _), timeout in shared(section, SCHEDULE_RUNS, weights):
@@ -530,26 +531,24 @@ def schedules(budget: Budget, data_dir: Path, workdir: Path) -> str:
         ran = run(args, timeout, {SCHEDULE_ENV: schedule})
         warned = "; ".join(line.strip() for line in ran.output.splitlines()
                            if "warning" in line.lower())[:300]  # fmt: skip
-        if FELL_BACK in ran.output:  # the figures are the two-launch kernels'
-            schedule = f"{schedule} (fell back to two launches)"
-        if not out.exists():
-            failures += f"`{SCHEDULE_ENV}={schedule} {ran.command}`:\n\n" + tail(ran.output, 20)
-            (epochs if what == "epoch" else sweeps).append([schedule, outcome(ran)])
-        elif what == "epoch":
-            epochs.append([schedule, *epoch_figures(json.loads(out.read_text())), warned,
-                           outcome(ran)])  # fmt: skip
+        label = schedule  # the figures are the two-launch kernels' if it fell back
+        if FELL_BACK in ran.output:
+            label = f"{schedule} (fell back to two launches)"
+        if out.exists():
+            cells = figures[what](json.loads(out.read_text()))
         else:
-            sweeps.append([schedule, *sweep_figures(json.loads(out.read_text())), warned,
-                           outcome(ran)])  # fmt: skip
+            cells = [""] * 5
+            failures += f"`{SCHEDULE_ENV}={schedule} {ran.command}`:\n\n" + tail(ran.output, 20)
+        tables[what].append([label, *cells, warned, outcome(ran)])
     text = "One per-sample epoch, `--step-mode kernel`:\n\n" + table(
         ["schedule", "step mode ran", "test acc", "train s", "µs an update", "compile s",
-         "warnings", "run"], epochs)  # fmt: skip
+         "warnings", "run"], tables["epoch"])  # fmt: skip
     text += (
         f"\nA sweep of sizes {SWEEP_SIZES}, 2 epochs, target 95%: the cost of an update"
         " t(B) = t₀ + c·B on CUDA and the best size the model predicts:\n\n"
     )
     text += table(["schedule", "t₀ µs", "c µs", "B_crit", "predicted best size",
-                   "measured best size", "warnings", "run"], sweeps)  # fmt: skip
+                   "measured best size", "warnings", "run"], tables["sweep"])  # fmt: skip
     return text + ("\n" + failures if failures else "")
 
 

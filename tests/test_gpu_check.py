@@ -69,6 +69,15 @@ def test_the_schedules_section_reads_the_epoch_and_the_sweep_the_tool_writes(
     assert float(c) > 0 and t0, body  # the cost fit's figures, in µs
 
 
+def test_a_failed_schedules_run_keeps_its_row_whole_and_reports_its_output(tmp_path, monkeypatch):
+    monkeypatch.setattr(gpu_check, "DEVICE", "cpu")
+    monkeypatch.setattr(gpu_check, "SCHEDULE_RUNS", [("epoch", "persistent", 1)])
+    body = gpu_check.schedules(gpu_check.Budget(60), tmp_path / "nowhere", tmp_path)
+    row = next(line for line in body.splitlines() if line.startswith("| persistent"))
+    assert row.count("|") == 9 and "**failed** (exit 1)" in row, body  # eight cells
+    assert "MNIST_RULES_TRITON_SCHEDULE=persistent" in body and "MNIST is not in" in body
+
+
 def test_a_failed_run_is_reported_with_its_output(tmp_path, monkeypatch):
     monkeypatch.setattr(gpu_check, "DEVICE", "cpu")
     monkeypatch.setattr(gpu_check, "REAL_RUNS", [("batch", "tuned", "auto", None)])
