@@ -65,14 +65,13 @@ def noise_along(
 ) -> tuple[list[NoiseReading], RunResult]:
     """B_simple over `samples` training images (drawn from config.seed) at the initial
     weights and after each of `epochs` epochs of training `config`; and the run's result."""
-    import torch
-
+    from mnist_rules.engines.base import unit_floats
     from mnist_rules.model import build_mlp
     from mnist_rules.theory.noise_scale import NoiseReading, measure, sample_indices
     from mnist_rules.training.loop import TrainingRun
 
     chosen = sample_indices(data.train_size, samples, config.seed)
-    images = data.train.data[chosen].reshape(len(chosen), -1).to(torch.float32).div_(255)
+    images = unit_floats(data.train.data[chosen].reshape(len(chosen), -1))
     labels = data.train.targets[chosen]
     model = build_mlp(config.seed)  # on the CPU, whatever the run's device
 
