@@ -8,6 +8,7 @@ reach the target (report.replicates' rule) have no steps to fit and are listed."
 from __future__ import annotations
 
 import statistics
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -99,6 +100,14 @@ def seconds_per_update(summary: ArmSummary) -> float | None:
     return statistics.median(values) if values else None
 
 
+def _fitted(fit: Callable, *args) -> tuple[Any, str | None]:
+    """fit(*args), or None and why: curve_fit found no optimum."""
+    try:
+        return fit(*args), None
+    except (RuntimeError, ValueError) as failed:
+        return None, f"the fit failed ({failed})"
+
+
 def speed_model(comparison: Comparison, noise_scale: dict[str, Any] | None = None) -> SpeedModel:
     summaries = list(comparison.summaries().values())
     steps_by_size: dict[int, list[int]] = {}
@@ -118,15 +127,10 @@ def speed_model(comparison: Comparison, noise_scale: dict[str, Any] | None = Non
                 if run.evaluations and not diverged
             )
     not_reached = {b: statistics.median(u) for b, u in sorted(trained.items()) if u}
-    steps, why = None, None
+    steps, why = None, TOO_FEW.format(what="reached the target")
     if len(sizes) >= 2:
         medians = [statistics.median(steps_by_size[b]) for b in sizes]
-        try:
-            steps = fit_steps(sizes, medians, list(not_reached.items()))
-        except (RuntimeError, ValueError) as failed:  # curve_fit found no optimum
-            why = f"the fit failed ({failed})"
-    else:
-        why = TOO_FEW.format(what="reached the target")
+        steps, why = _fitted(fit_steps, sizes, medians, list(not_reached.items()))
 
     engines = {}
     for engine in dict.fromkeys(s.runs[0].engine for s in summaries):
@@ -135,10 +139,7 @@ def speed_model(comparison: Comparison, noise_scale: dict[str, Any] | None = Non
         costs = {b: t for b, t in sorted(costs.items()) if t is not None}
         cost, failed = None, None
         if len(costs) >= 2:
-            try:
-                cost = fit_cost(list(costs), list(costs.values()))
-            except (RuntimeError, ValueError) as error:  # curve_fit found no optimum
-                failed = f"the fit failed ({error})"
+            cost, failed = _fitted(fit_cost, list(costs), list(costs.values()))
         measured = {_size(s): s.time.median for s in mine if s.time is not None}
         best = min(measured, key=measured.get) if measured else None
         first = mine[0].runs[0]
